@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every Molecule scenario (molecule/*/molecule.yml) as its own `molecule test` process,
+# SHEPHERD_MOLECULE_JOBS at a time (default 2), each logging to .cache/logs/molecule-NAME.log.
+# Scenario, container and network names are unique per scenario, so side-by-side runs never collide.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=${SHEPHERD_MOLECULE_JOBS:-2}
+logs=.cache/logs
+mkdir -p "$logs"
+if [ -n "${SHEPHERD_SCENARIOS:-}" ]; then
+    read -r -a scenarios <<<"$SHEPHERD_SCENARIOS"
+else
+    mapfile -t scenarios < <(for f in molecule/*/molecule.yml; do basename "$(dirname "$f")"; done)
+fi
+# Longest scenarios first (the names listed in molecule/ORDER), so a slow one never starts last.
+if [ -f molecule/ORDER ]; then
+    mapfile -t scenarios < <(printf '%s\n' "${scenarios[@]}" | awk 'NR==FNR {rank[$1]=NR; next} {print (($1 in rank) ? rank[$1] : 999), $1}' molecule/ORDER - | sort -n | cut -d' ' -f2)
+fi
+echo "scenarios (${#scenarios[@]}, $jobs at a time): ${scenarios[*]}"
+
+run_one() {
+    local name=$1 started=$SECONDS
+    if molecule test -s "$name" >"$logs/molecule-$name.log" 2>&1; then
+        echo "PASS $name ($((SECONDS - started)) s)"
+    else
+        echo "FAIL $name ($((SECONDS - started)) s)"
+        return 1
+    fi
+}
+export -f run_one
+export logs
+printf '%s\n' "${scenarios[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} >"$logs/molecule-summary.txt"
+status=$?
+cat "$logs/molecule-summary.txt"
+for name in $(awk '/^FAIL/ {print $2}' "$logs/molecule-summary.txt"); do
+    echo "----- last lines of $logs/molecule-$name.log"
+    tail -n 80 "$logs/molecule-$name.log"
+done
+pass=$(grep -c '^PASS' "$logs/molecule-summary.txt")
+fail=$(grep -c '^FAIL' "$logs/molecule-summary.txt")
+echo "molecule: $pass passed, $fail failed"
+[ "$status" -eq 0 ] && [ "$fail" -eq 0 ]

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every test of shepherd.fleet, printing how long each stage took:
+#   setup, yamllint, ansible-lint (production profile), ansible-test sanity, unit tests,
+#   integration tests (modules through ansible-playbook, the shepherd CLI), every Molecule scenario.
+# Usage: scripts/test.sh [STAGE...]   (default: all stages; e.g. `scripts/test.sh unit molecule`)
+# Environment: SHEPHERD_MOLECULE_JOBS (scenarios run side by side, default 2),
+#              SHEPHERD_SCENARIOS (space-separated scenario names, default every scenario in molecule/).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+export PATH="$repo/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$repo/ansible.cfg"
+export ANSIBLE_COLLECTIONS_PATH="$repo/.cache/collections"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
+logs=.cache/logs
+mkdir -p "$logs"
+
+declare -a results=()
+passed=0 failed=0
+
+run_stage() {  # name, command...
+    local name=$1; shift
+    local started=$SECONDS
+    printf '\n===== %s\n' "$name"
+    if "$@"; then
+        results+=("$(printf '%-14s %6ss  ok' "$name" $((SECONDS - started)))"); passed=$((passed + 1))
+    else
+        results+=("$(printf '%-14s %6ss  FAILED' "$name" $((SECONDS - started)))"); failed=$((failed + 1))
+    fi
+}
+
+stage_setup() { scripts/setup.sh; }
+stage_yamllint() { yamllint --strict .; }
+stage_ansible_lint() { ansible-lint --profile production --offline; }
+stage_sanity() { scripts/sanity.sh; }
+stage_unit() { pytest -q tests/unit; }
+stage_integration() {
+    if compgen -G "tests/integration/*/test_*.py" >/dev/null || compgen -G "tests/integration/test_*.py" >/dev/null; then
+        pytest -q tests/integration
+    else
+        echo "no integration tests yet"
+    fi
+}
+stage_molecule() { scripts/molecule-all.sh; }
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(setup yamllint ansible_lint sanity unit integration molecule)
+total_started=$SECONDS
+for stage in "${stages[@]}"; do
+    if [ "$stage" != setup ] && [ ! -x .venv/bin/ansible ]; then
+        echo "no .venv: run scripts/setup.sh first"; exit 2
+    fi
+    run_stage "${stage//_/-}" "stage_$stage"
+    if [ "$stage" = setup ] && [ $failed -gt 0 ]; then break; fi
+done
+
+printf '\n===== summary (seconds per stage, %s cores)\n' "$(nproc)"
+printf '%s\n' "${results[@]}"
+printf '%-14s %6ss\n' total $((SECONDS - total_started))
+echo "stages: $passed passed, $failed failed"
+[ $failed -eq 0 ]
