@@ -33,14 +33,13 @@ stage_setup() { scripts/setup.sh; }
 stage_yamllint() { yamllint --strict .; }
 stage_ansible_lint() { ansible-lint --profile production --offline; }
 stage_sanity() { scripts/sanity.sh; }
-stage_unit() { pytest -q tests/unit; }
-stage_integration() {
-    if compgen -G "tests/integration/*/test_*.py" >/dev/null || compgen -G "tests/integration/test_*.py" >/dev/null; then
-        pytest -q tests/integration
-    else
-        echo "no integration tests yet"
-    fi
+# pytest over a folder of tests; a folder with no tests yet is not a failure.
+run_pytest() {
+    if [ -z "$(find "$1" -name 'test_*.py' 2>/dev/null | head -1)" ]; then echo "no tests in $1 yet"; return 0; fi
+    pytest -q "$1"
 }
+stage_unit() { run_pytest tests/unit; }
+stage_integration() { run_pytest tests/integration; }
 stage_molecule() { scripts/molecule-all.sh; }
 
 stages=("$@")
