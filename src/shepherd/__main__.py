@@ -1,0 +1,7 @@
+"""`python -m shepherd` is the `shepherd` command."""
+
+import sys
+
+from shepherd.cli import main
+
+sys.exit(main())

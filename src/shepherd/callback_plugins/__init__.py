@@ -1,0 +1,1 @@
+"""Ansible callback plugins that `run` adds to every run (this folder goes on ANSIBLE_CALLBACK_PLUGINS)."""
