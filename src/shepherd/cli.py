@@ -57,8 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(lab_defaults).parse_args(argv)
     except SystemExit as exit:
         return int(exit.code or 0)
+    console = Console()
+    if not console.is_terminal:
+        # Logs and pipes have no width: do not squeeze the recap tables into 80 columns.
+        console.width = max(console.width, 160)
     try:
-        return int(args.handler(args, Console()))
+        return int(args.handler(args, console))
     except KeyboardInterrupt:
         print_error("canceled")
         return ExitCode.CANCELED

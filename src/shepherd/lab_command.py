@@ -73,7 +73,7 @@ def lab_up(args: argparse.Namespace, console: Console) -> int:
     if not args.no_converge and not args.playbook.is_file():
         print_error(f"playbook not found: {args.playbook} (use --playbook, or --no-converge to only create hosts)")
         return ExitCode.USAGE
-    lab = Lab(spec_from(args), args.inventory_dir / "hosts.yml", log=lambda line: log.print(line, highlight=False))
+    lab = Lab(spec_from(args), args.inventory_dir / "hosts.yml", log=lambda line: log.print(line, highlight=False, soft_wrap=True))
     try:
         report = lab.up()
     except LabError as error:
@@ -87,9 +87,10 @@ def lab_up(args: argparse.Namespace, console: Console) -> int:
             f"{len(report.reused)} reused; network {'created' if report.network_created else 'reused'}; "
             f"inventory {report.inventory} {'written' if report.inventory_changed else 'unchanged'}",
             highlight=False,
+            soft_wrap=True,
         )
         if report.extra:
-            log.print(f"also in this lab, beyond the current sizes: {', '.join(report.extra)}", highlight=False)
+            log.print(f"also in this lab, beyond the current sizes: {', '.join(report.extra)}", highlight=False, soft_wrap=True)
     if args.no_converge:
         return ExitCode.OK
     return execute(args, args.playbook, report.inventory, console)
@@ -107,6 +108,7 @@ def lab_down(args: argparse.Namespace, console: Console) -> int:
         f"lab {args.name}: removed {len(report.containers)} containers, {len(report.volumes)} leftover volumes, "
         f"{len(report.networks)} networks{', the inventory' if report.inventory_removed else ''}",
         highlight=False,
+        soft_wrap=True,
     )
     return ExitCode.OK
 
