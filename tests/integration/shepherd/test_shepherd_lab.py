@@ -64,7 +64,7 @@ def test_lab_up_twice_run_and_down_leaves_nothing(tmp_path):
         found = labelled()
         assert found["container"] == [f"{LAB}-master1"] and found["network"] == [LAB] and len(found["volume"]) == 1
 
-        second, _ = lab_up(tmp_path, inventory_dir)
+        second = lab_up(tmp_path, inventory_dir)[0]
         assert second["created"] == [] and second["reused"] == ["master1"]
         assert not second["network_created"] and not second["inventory_changed"]
         assert labelled() == found
