@@ -1,7 +1,10 @@
 """Helpers for the Marathon integration tests: direct calls to the stand-in, for setup and inspection."""
 
 import json
+import pathlib
 import urllib.request
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
 
 
 def api(standin, method, path, body=None):

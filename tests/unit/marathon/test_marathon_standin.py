@@ -10,9 +10,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-
-SCHEMAS = (pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "marathon-api" / "spec-v1.7.236" / "docs"
-           / "docs" / "rest-api" / "public" / "api" / "v2" / "schema")
+from marathon_upstream import load_schema
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 # AppInfo adds these to an AppDefinition; `role` appeared in 1.9, after the last release that shipped the schema.
@@ -239,14 +237,12 @@ def test_requests_are_counted_but_test_endpoints_are_not(api):
 # -- JSON Schema ---------------------------------------------------------------------------------------------------
 
 def schema_validators():
-    if not (SCHEMAS / "AppDefinition.json").is_file():
-        pytest.skip("upstream JSON Schemas not found at %s (../shared/marathon-api is absent)" % SCHEMAS)
+    app_schema = load_schema("AppDefinition.json")
+    group_schema = load_schema("Group.json")
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed")
     referencing = pytest.importorskip("referencing", reason="referencing is not installed")
     from referencing.jsonschema import DRAFT4
 
-    app_schema = json.loads((SCHEMAS / "AppDefinition.json").read_text())
-    group_schema = json.loads((SCHEMAS / "Group.json").read_text())
     registry = referencing.Registry().with_resources([
         (group_schema["id"].rsplit("/", 1)[0] + "/AppDefinition.json", DRAFT4.create_resource(app_schema)),
     ])
@@ -288,6 +284,13 @@ def test_responses_validate_against_upstream_schema(api, upstream_example):
         assert status == 201, created
         assert_valid(app_validator, as_definition(created))
         ids.append(created["id"])
+    # updates, a rollback to the first version and a group PUT must keep the bodies valid too
+    first_version = api("GET", "/v2/apps/prod/web")[2]["app"]["version"]
+    assert api("PUT", "/v2/apps/prod/web", {"instances": 2, "env": {"B": "2"}, "ports": [0]})[0] == 200
+    assert api("PUT", "/v2/apps/prod/web", {"version": first_version})[0] == 200
+    assert api("PUT", "/v2/groups/shop", {"apps": [{"id": "cart", "cmd": "sleep 1", "labels": {"a": "b"}}],
+                                          "dependencies": ["/prod"]})[0] == 201
+    ids.append("/shop/cart")
     for app_id in ids:
         app = api("GET", "/v2/apps" + app_id)[2]["app"]
         assert_valid(app_validator, as_definition(app))
@@ -295,7 +298,7 @@ def test_responses_validate_against_upstream_schema(api, upstream_example):
         assert_valid(app_validator, as_definition(api("GET", "/v2/apps%s/versions/%s" % (app_id, version))[2]))
     for app in api("GET", "/v2/apps?embed=apps.tasks")[2]["apps"]:
         assert_valid(app_validator, as_definition(app))
-    for path in ("/v2/groups", "/v2/groups/prod", "/v2/groups?embed=group.apps.counts"):
+    for path in ("/v2/groups", "/v2/groups/prod", "/v2/groups/shop", "/v2/groups?embed=group.apps.counts"):
         assert_valid(group_validator, as_group(api("GET", path)[2]))
 
 
