@@ -14,6 +14,7 @@ there for inspection.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
@@ -35,6 +36,8 @@ PathLike = str | os.PathLike[str]
 # Called with every ansible-runner event and the tracker that has just taken it into account.
 EventCallback = Callable[[Event, RunTracker], None]
 
+# namespace.collection.playbook (ansible-playbook looks it up in the installed collections).
+COLLECTION_PLAYBOOK = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[A-Za-z0-9_.]+$")
 CALLBACK_PLUGINS = Path(__file__).resolve().parent / "callback_plugins"
 # How often (seconds) ansible-runner looks at the cancel flag while ansible-playbook runs.
 CANCEL_POLL = 0.25
@@ -58,19 +61,22 @@ def resolve_playbook(playbook: PathLike) -> str:
     if path.is_file():
         return str(path.resolve())
     name = str(playbook)
-    if not path.suffix and name.count(".") >= 2 and "/" not in name:
+    if COLLECTION_PLAYBOOK.match(name) and not name.endswith((".yml", ".yaml")):
         return name
     raise PlaybookNotFound(f"playbook not found: {name}")
 
 
 def resolve_inventories(inventory: PathLike | Sequence[PathLike] | None) -> list[str]:
-    """Absolute paths of the inventory sources; each must exist."""
+    """Absolute paths of the inventory sources, each of which must exist, or comma-separated host lists."""
     if inventory is None:
         return []
     sources = [inventory] if isinstance(inventory, (str, os.PathLike)) else list(inventory)
     paths = []
     for source in sources:
         path = Path(source)
+        if not path.exists() and "," in str(source):
+            paths.append(str(source))  # a host list such as "host1,host2," as ansible-playbook -i takes it
+            continue
         if not path.exists():
             raise InventoryNotFound(f"inventory not found: {source}")
         paths.append(str(path.resolve()))
