@@ -3,7 +3,7 @@
 # SHEPHERD_MOLECULE_JOBS at a time (default 2), each logging to .cache/logs/molecule-NAME.log.
 # Scenario, container and network names are unique per scenario, so side-by-side runs never collide.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 jobs=${SHEPHERD_MOLECULE_JOBS:-2}
 logs=.cache/logs
 mkdir -p "$logs"
@@ -32,7 +32,7 @@ export logs
 printf '%s\n' "${scenarios[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} >"$logs/molecule-summary.txt"
 status=$?
 cat "$logs/molecule-summary.txt"
-for name in $(awk '/^FAIL/ {print $2}' "$logs/molecule-summary.txt"); do
+awk '/^FAIL/ {print $2}' "$logs/molecule-summary.txt" | while read -r name; do
     echo "----- last lines of $logs/molecule-$name.log"
     tail -n 80 "$logs/molecule-$name.log"
 done

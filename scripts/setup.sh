@@ -17,7 +17,7 @@ step() { printf '\n== setup: %s\n' "$*"; }
 
 step "Debian packages"
 need=()
-for pkg in docker.io debootstrap apt-cacher-ng python3-venv git make curl rsync iproute2; do
+for pkg in docker.io debootstrap apt-cacher-ng python3-venv git make curl rsync iproute2 shellcheck; do
     dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -6,7 +6,7 @@
 # Environment: SHEPHERD_MOLECULE_JOBS (scenarios run side by side, default 2),
 #              SHEPHERD_SCENARIOS (space-separated scenario names, default every scenario in molecule/).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 repo=$(pwd)
 export PATH="$repo/.venv/bin:$PATH"
 export ANSIBLE_CONFIG="$repo/ansible.cfg"
