@@ -37,6 +37,7 @@ import datetime
 import json
 import logging
 import math
+import os
 import random
 import re
 import sys
@@ -1170,26 +1171,44 @@ class MarathonStandin:
         self.server.server_close()
 
 
+def _env_default(name, default=None):
+    """Real Marathon also reads every flag from MARATHON_<FLAG> in the environment (the docker image relies on it)."""
+    return os.environ.get("MARATHON_" + name.upper(), default)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="marathon_standin.py",
-        description="Marathon REST API v2 stand-in (%s). Imitates Marathon %s for tests; it runs no tasks."
-                    % (BANNER, MARATHON_VERSION))
-    parser.add_argument("--port", type=int, default=8080, help="HTTP port (0: pick a free one and print it)")
-    parser.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--hostname", default=None, help="host name reported in /v2/info and /v2/leader")
-    parser.add_argument("--zk", default="zk://localhost:2181/marathon", help="reported as zookeeper_config.zk")
-    parser.add_argument("--master", default="zk://localhost:2181/mesos", help="reported as marathon_config.master")
+        description="Marathon REST API v2 stand-in (%s). Imitates Marathon %s for tests; it runs no tasks. "
+                    "Flags with underscores are Marathon's own names; MARATHON_<FLAG> environment variables are read "
+                    "as Marathon reads them." % (BANNER, MARATHON_VERSION))
+    parser.add_argument("--port", "--http_port", dest="port", type=int, default=int(_env_default("http_port", 8080)),
+                        help="HTTP port (0: pick a free one and print it)")
+    parser.add_argument("--bind", "--http_address", dest="bind", default=_env_default("http_address", "127.0.0.1"),
+                        help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--hostname", default=_env_default("hostname"),
+                        help="host name reported in /v2/info and /v2/leader")
+    parser.add_argument("--zk", default=_env_default("zk", "zk://localhost:2181/marathon"),
+                        help="reported as zookeeper_config.zk")
+    parser.add_argument("--master", default=_env_default("master", "zk://localhost:2181/mesos"),
+                        help="reported as marathon_config.master")
     parser.add_argument("--leader-url", default=None, help="be a non-leader that proxies /v2/ to this leader")
     parser.add_argument("--no-leader", action="store_true", help="be a non-leader with no leader: /v2/ gives 502")
     parser.add_argument("--deploy-seconds", type=float, default=1.0, help="how long each deployment takes")
     parser.add_argument("--username", default=None, help="require HTTP basic auth with this user")
     parser.add_argument("--password", default=None, help="password for --username")
+    parser.add_argument("--http_credentials", default=_env_default("http_credentials"),
+                        help="USER:PASSWORD for HTTP basic auth, as Marathon takes it")
     parser.add_argument("--token", default=None, help="accept 'Authorization: token=TOKEN' (DC/OS style)")
     parser.add_argument("--prefix", default="", help="serve under a path prefix, e.g. /service/marathon")
-    parser.add_argument("--mesos-role", default="*", help="the role apps get by default")
+    parser.add_argument("--mesos-role", "--mesos_role", dest="mesos_role", default=_env_default("mesos_role", "*"),
+                        help="the role apps get by default")
     parser.add_argument("--marathon-version", default=MARATHON_VERSION, help="version reported by /v2/info")
     args = parser.parse_args(argv)
+    if args.http_credentials and args.username is None:
+        if ":" not in args.http_credentials:
+            parser.error("--http_credentials must be USER:PASSWORD")
+        args.username, args.password = args.http_credentials.split(":", 1)
     if (args.username is None) != (args.password is None):
         parser.error("--username and --password go together")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

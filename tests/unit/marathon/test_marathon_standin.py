@@ -3,6 +3,7 @@ JSON Schemas (spec-v1.7.236 AppDefinition.json / Group.json)."""
 
 import base64
 import json
+import os
 import pathlib
 import re
 import time
@@ -325,11 +326,15 @@ def test_standalone_command_line_says_it_is_a_standin():
     script = str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "standins" / "marathon" / "marathon_standin.py")
     helptext = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, check=True).stdout
     assert "stand-in, not Marathon" in helptext
-    proc = subprocess.Popen([sys.executable, script, "--port", "0", "--deploy-seconds", "0"],
+    # Marathon's own flag names and MARATHON_* environment variables work too (the marathon role passes those)
+    env = dict(os.environ, MARATHON_HTTP_CREDENTIALS="ops:s3cret")
+    proc = subprocess.Popen([sys.executable, script, "--http_port", "0", "--deploy-seconds", "0"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        port = int(proc.stdout.readline().split()[1])
-        assert call("http://127.0.0.1:%d" % port, "GET", "/v2/info")[2]["buildref"] == "shepherd-standin"
+        base = "http://127.0.0.1:%d" % int(proc.stdout.readline().split()[1])
+        assert call(base, "GET", "/v2/info")[0] == 401
+        auth = {"Authorization": "Basic " + base64.b64encode(b"ops:s3cret").decode()}
+        assert call(base, "GET", "/v2/info", headers=auth)[2]["buildref"] == "shepherd-standin"
     finally:
         proc.terminate()
         proc.wait(timeout=5)
