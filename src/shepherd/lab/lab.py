@@ -18,7 +18,7 @@ from shepherd.lab import docker
 from shepherd.lab.hostdef import HostDefinitionError, docker_run_options, load_definition
 from shepherd.lab.inventory import remove_inventory, write_inventory
 from shepherd.lab.services import Endpoint, find_endpoints
-from shepherd.lab.topology import LAB_LABEL, LabHost, LabSpec
+from shepherd.lab.topology import GROUPS, LAB_LABEL, LabHost, LabSpec
 
 BOOT_STATES = ("running", "degraded")
 
@@ -128,7 +128,7 @@ class Lab:
         answer on the running ones."""
         try:
             names = docker.names_with_label("container", self.spec.label)
-            hosts = [self._host_status(name) for name in names]
+            hosts = sorted((self._host_status(name) for name in names), key=status_order)
         except docker.DockerError as error:
             raise LabError(str(error)) from error
         running = [(host.name, host.address) for host in hosts if host.state == "running" and host.address]
@@ -222,6 +222,14 @@ class Lab:
             state=state,
             systemd=systemd,
         )
+
+
+def status_order(host: HostStatus) -> tuple[int, int, str]:
+    """Masters, agents, storage, devices (containers without a known group last), each by host number."""
+    groups = [group.group for group in GROUPS]
+    rank = groups.index(host.group) if host.group in groups else len(groups)
+    digits = "".join(c for c in host.name if c.isdigit())
+    return rank, int(digits) if digits else 0, host.name
 
 
 def boot_state(container: str, deadline: float) -> str:

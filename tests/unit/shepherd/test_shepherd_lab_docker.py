@@ -133,3 +133,11 @@ def test_a_bad_layout_is_refused_before_docker_is_asked(fake, tmp_path):
     with pytest.raises(LabError, match="masters"):
         make_lab(tmp_path, masters=12).up()
     assert fake.commands == []
+
+
+def test_status_lists_hosts_by_group_and_number(fake, tmp_path):
+    make_lab(tmp_path, masters=2, agents=1, devices=10).up()
+    hosts, endpoints = make_lab(tmp_path).status(probe=False)
+    assert [h.name for h in hosts][:4] == ["master1", "master2", "agent1", "device1"]
+    assert [h.name for h in hosts][-2:] == ["device9", "device10"] and endpoints == []
+    assert {(h.group, h.state, h.systemd) for h in hosts[:1]} == {("masters", "running", "running")}
