@@ -64,7 +64,7 @@ def playbook(tmp_path):
                    ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
                    ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                    ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="false")
+                   ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_PIPELINING="true")
         proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=170, check=False)
         result = Run(proc)
         if expect_rc is not None:
@@ -76,7 +76,7 @@ def playbook(tmp_path):
 
 @pytest.fixture
 def standin():
-    server = marathon_standin.MarathonStandin(port=0, deploy_seconds=0.3).start()
+    server = marathon_standin.MarathonStandin(port=0, deploy_seconds=0.1).start()
     yield server
     server.stop()
 
@@ -86,7 +86,7 @@ def make_standin():
     started = []
 
     def make(**kwargs):
-        kwargs.setdefault("deploy_seconds", 0.3)
+        kwargs.setdefault("deploy_seconds", 0.1)
         server = marathon_standin.MarathonStandin(port=0, **kwargs).start()
         started.append(server)
         return server
