@@ -2,8 +2,8 @@
 
 Runs the same generated playbook (TASKS tasks on HOSTS local hosts: commands, file writes, debug messages) with
 both commands, alternately, RUNS times each, after one warm-up of each; prints every run's wall-clock and CPU
-time (user + system of the whole process tree), the medians and their ratios (goal: at most 1.05). Both write their output to /dev/null; shepherd's run artifacts
-go to a temporary folder. Run from the repository root with the environment of the tests:
+time (user + system of the whole process tree), the medians and their ratios (goal: at most 1.05). Both write
+their output to /dev/null; shepherd's run artifacts go to a temporary folder. Run from the repository root with the environment of the tests:
 
     python bench/runner_overhead.py [--runs 5] [--tasks 20] [--hosts 3] [--json]
 
