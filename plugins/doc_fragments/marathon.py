@@ -15,7 +15,8 @@ options:
       - Requests go to the first URL that answers; on a connection error the next URL is tried (failover).
         Non-leaders proxy requests to the leader, so any master will do.
       - Behind DC/OS Admin Router, include the path prefix, for example V(https://cluster/service/marathon).
-      - Answers 500, 502 (no leader), 503 and 504 are retried three times with exponential backoff.
+      - When no URL answers, or the answers are 500, 502 (no leader), 503 or 504, the whole list is tried again,
+        up to three more times, after 0.5, 1 and 2 seconds. A TLS certificate that does not validate fails at once.
     type: list
     elements: str
     required: true

@@ -16,6 +16,7 @@
 import json
 import re
 import socket
+import ssl
 import time
 
 from urllib.error import HTTPError, URLError
@@ -23,7 +24,7 @@ from urllib.parse import quote, urlencode
 
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import open_url
+from ansible.module_utils.urls import SSLValidationError, open_url
 
 RETRY_STATUSES = (500, 502, 503, 504)
 SEGMENT_RE = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$")
@@ -61,6 +62,7 @@ class MarathonError(Exception):
         self.method = method
         self.url = url
         self.deployments = deployments or []
+        self.permanent = False  # retrying cannot help (e.g. a TLS certificate that does not validate)
 
     @property
     def locked(self):
@@ -258,10 +260,13 @@ class MarathonClient(object):
                         continue  # another master may answer; after a full round, back off and retry
                     self.current = index
                     raise last
-                except (URLError, UrlsConnectionError, socket.timeout, socket.error, ValueError) as err:
+                except (URLError, UrlsConnectionError, SSLValidationError, socket.timeout, socket.error,
+                        ValueError) as err:
                     reason = getattr(err, "reason", err)
                     last = MarathonError("Cannot reach Marathon at %s: %s" % (url, to_text(reason)), method=method,
                                          url=url)
+                    # A certificate that does not validate will not validate on a retry either.
+                    last.permanent = isinstance(err, SSLValidationError) or isinstance(reason, ssl.SSLError)
                     continue  # fail over to the next URL
                 else:
                     self.current = index
@@ -269,7 +274,7 @@ class MarathonClient(object):
                     resp_headers = dict((k.title(), v) for k, v in resp.headers.items())
                     return MarathonResponse(resp.getcode(), resp_headers,
                                             self._decode(raw, resp_headers.get("Content-Type")))
-            if attempt >= self.retries:
+            if attempt >= self.retries or last.permanent:
                 if last.status is None and len(self.urls) > 1:
                     last.message = "Cannot reach any Marathon URL (%s); last error: %s" % (
                         ", ".join(self.urls), last.message)

@@ -1,8 +1,12 @@
 """marathon_app (and the shared client: failover, retries, auth) through ansible-playbook against the stand-in (127.0.0.1, random free ports)."""
 
 import json
+import shutil
+import subprocess
 import threading
 import time
+
+import pytest
 
 from marathon_it import api, requests_seen, reset_requests, uri
 
@@ -209,3 +213,25 @@ def test_diff_mode_shows_the_managed_fields(standin, playbook):
     assert diff["before"] == {"cmd": "sleep 1", "cpus": 0.5, "env": {"A": "1"}}
     assert diff["after"] == {"cmd": "sleep 1", "cpus": 0.25, "env": {"A": "1", "B": "2"}}
     assert standin.state.apps["/d"]["labels"] == {"x": "y"}  # not managed, kept
+
+
+def test_tls_validate_certs_and_ca_path(make_standin, playbook, tmp_path):
+    openssl = shutil.which("openssl")
+    if not openssl:
+        pytest.skip("openssl is not installed: cannot make a throwaway certificate")
+    cert, key = tmp_path / "standin.pem", tmp_path / "standin.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    secure = make_standin(tls_cert=str(cert), tls_key=str(key))
+    assert secure.url.startswith("https://")
+    info = "shepherd.fleet.marathon_app_info"
+    run = playbook([
+        {"name": "unknown CA", info: {"url": secure.url, "id": "x"}, "ignore_errors": True},
+        {"name": "with ca_path", info: {"url": secure.url, "id": "x", "ca_path": str(cert)}},
+        {"name": "without validation", info: {"url": secure.url, "id": "x", "validate_certs": False}},
+    ], expect_rc=0)
+    assert run["unknown CA"]["failed"] and "certificate" in run["unknown CA"]["msg"].lower()
+    assert run["with ca_path"]["exists"] is False and not run["with ca_path"].get("failed")
+    assert run["without validation"]["exists"] is False and not run["without validation"].get("failed")
+    assert [p for m, p, s in requests_seen(secure)] == ["/v2/apps/x", "/v2/apps/x"]

@@ -40,6 +40,7 @@ import math
 import os
 import random
 import re
+import ssl
 import sys
 import threading
 import time
@@ -1103,9 +1104,15 @@ class MarathonStandin:
     def __init__(self, host="127.0.0.1", port=0, hostname=None, zk="zk://localhost:2181/marathon",
                  master="zk://localhost:2181/mesos", leader_url=None, no_leader=False, deploy_seconds=1.0,
                  username=None, password=None, token=None, prefix="", mesos_role="*",
-                 marathon_version=MARATHON_VERSION):
+                 marathon_version=MARATHON_VERSION, tls_cert=None, tls_key=None):
         self.state = State(deploy_seconds=deploy_seconds, mesos_role=mesos_role)
         self.server = ThreadingHTTPServer((host, port), Handler)
+        self.scheme = "http"
+        if tls_cert:  # HTTPS with a PEM certificate (and key), like Marathon's --https_port
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls_cert, tls_key)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.server.daemon_threads = True
         self.server.standin = self
         self.host, self.port = self.server.server_address[:2]
@@ -1122,10 +1129,10 @@ class MarathonStandin:
 
     @property
     def url(self):
-        return "http://%s:%d%s" % (self.host, self.port, self.prefix)
+        return "%s://%s:%d%s" % (self.scheme, self.host, self.port, self.prefix)
 
     def self_url(self):
-        return "http://%s:%d" % (self.hostname, self.port)
+        return "%s://%s:%d" % (self.scheme, self.hostname, self.port)
 
     def is_leader(self):
         return not self.leader_url and not self.no_leader and time.time() >= self._abdicated_until
@@ -1204,6 +1211,8 @@ def main(argv=None):
     parser.add_argument("--mesos-role", "--mesos_role", dest="mesos_role", default=_env_default("mesos_role", "*"),
                         help="the role apps get by default")
     parser.add_argument("--marathon-version", default=MARATHON_VERSION, help="version reported by /v2/info")
+    parser.add_argument("--tls-cert", default=None, help="serve HTTPS with this PEM certificate (chain)")
+    parser.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert (if not in the same file)")
     args = parser.parse_args(argv)
     if args.http_credentials and args.username is None:
         if ":" not in args.http_credentials:
@@ -1217,7 +1226,8 @@ def main(argv=None):
                               master=args.master, leader_url=args.leader_url, no_leader=args.no_leader,
                               deploy_seconds=args.deploy_seconds, username=args.username,
                               password=args.password, token=args.token, prefix=args.prefix,
-                              mesos_role=args.mesos_role, marathon_version=args.marathon_version)
+                              mesos_role=args.mesos_role, marathon_version=args.marathon_version,
+                              tls_cert=args.tls_cert, tls_key=args.tls_key)
     LOG.info("listening on %s:%d (leader: %s)", args.bind, standin.port,
              "self" if standin.is_leader() else (args.leader_url or "none"))
     print("port %d" % standin.port, flush=True)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import ssl
 from urllib.error import HTTPError, URLError
 
 import pytest
@@ -128,3 +129,12 @@ def test_a_lock_that_outlives_the_deadline_fails_with_marathons_message():
         client.retry_when_locked(lambda: client.put_app("/a", {"instances": 2}), deadline=1.0)
     assert caught.value.locked and "App is locked" in caught.value.message and "d0" in caught.value.message
     assert len(seen) == 1 and not sleeps  # past the deadline already: no waiting at all
+
+
+def test_a_certificate_that_does_not_validate_is_not_retried():
+    bad_cert = URLError(ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed certificate"))
+    client, seen, sleeps = scripted_client([("http://m1:8080", bad_cert), ("http://m2:8080", bad_cert)])
+    with pytest.raises(MarathonError) as caught:
+        client.get_app("/a")
+    assert "certificate verify failed" in str(caught.value) and "Cannot reach any Marathon URL" in str(caught.value)
+    assert len(seen) == 2 and sleeps == []  # each URL tried once, no backoff rounds
