@@ -1,7 +1,7 @@
 """The `--json` output: one JSON object per line on stdout, the run's events and then its result.
 
 Event lines: {"type": "event", "event": ..., "counter": ..., "created": ..., "play": ..., "task": ..., "host": ...,
-"action": ..., "changed": ..., "message": ...} (only the keys the event has). Ansible's plain output lines
+"action": ..., "changed": ..., "message": ..., "diff": ...} (only the keys the event has; diff with --diff). Ansible's plain output lines
 ("verbose" events) are left out, except errors. The last line: {"type": "result", "exit_code": ..., ...Result.to_dict()}.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from shepherd.diffs import diff_text
 from shepherd.events import ANSI_ESCAPE, Event, RunTracker, failure_message
 from shepherd.exitcodes import exit_code_for
 from shepherd.result import Result
@@ -33,6 +34,8 @@ def event_record(event: Event) -> dict[str, Any] | None:
     res = data.get("res")
     if kind.startswith("runner_") and isinstance(res, dict) and "changed" in res:
         record["changed"] = bool(res["changed"])
+    if isinstance(res, dict) and res.get("diff") and res.get("changed"):
+        record["diff"] = diff_text(res["diff"])  # only with --diff
     if kind in FAILURE_EVENTS:
         record["message"] = failure_message(res)
         record["ignore_errors"] = bool(data.get("ignore_errors"))

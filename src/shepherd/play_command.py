@@ -67,7 +67,7 @@ def execute(args: argparse.Namespace, playbook: str | Path, inventory: Path | li
                 result = run(playbook, inventory, on_event=output.on_event, cancel=cancel, **options)
                 output.result(result)
             else:
-                with ProgressDisplay(console, title=str(playbook)) as display:
+                with ProgressDisplay(console, title=str(playbook), show_diff=args.diff) as display:
                     result = run(playbook, inventory, on_event=display.on_event, cancel=cancel, **options)
                 print_recap(console, result)
         except (PlaybookNotFound, InventoryNotFound) as error:

@@ -8,7 +8,9 @@ Elsewhere (a CI log, a pipe): one line per play, task and failure instead. Then 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -16,6 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from shepherd.diffs import diff_text
 from shepherd.events import TASK_START_EVENTS, Event, RunTracker, failure_message
 from shepherd.exitcodes import exit_code_for
 from shepherd.result import Result
@@ -36,9 +39,11 @@ def format_duration(seconds: float) -> str:
 class ProgressDisplay:
     """Pass `on_event` to `run`; use as a context manager around the run."""
 
-    def __init__(self, console: Console, title: str = "") -> None:
+    def __init__(self, console: Console, title: str = "", show_diff: bool = False) -> None:
         self.console = console
         self.title = title
+        # With --diff: print each change's diff as it happens, as ansible-playbook does.
+        self.show_diff = show_diff
         self.tracker: RunTracker | None = None
         self.started = time.monotonic()
         self.live: Live | None = None
@@ -71,10 +76,25 @@ class ProgressDisplay:
                     f" | {data.get('task', '')} | {failure_message(data.get('res'))}",
                 )
                 self.console.print(line, highlight=False)
+        elif self.show_diff and kind in ("runner_on_ok", "runner_item_on_ok"):
+            self._print_diff(data)
         elif self.live is None and kind == "playbook_on_play_start":
             self.console.print(f"PLAY {data.get('play', '')}", highlight=False)
         elif self.live is None and kind in TASK_START_EVENTS:
             self.console.print(f"  TASK {data.get('task', '')}", highlight=False)
+
+    def _print_diff(self, data: Mapping[str, Any]) -> None:
+        res = data.get("res")
+        if not isinstance(res, Mapping) or not res.get("changed"):
+            return
+        text = diff_text(res.get("diff"))
+        if not text:
+            return
+        self.console.print(Text.assemble(("changed: ", "bold yellow"), (str(data.get("host", "")), "bold"),
+                                         f" | {data.get('task', '')}"), highlight=False)  # fmt: skip
+        styles = {"+": "green", "-": "red", "@": "cyan"}
+        for line in text.splitlines():
+            self.console.print(Text(line, style=styles.get(line[:1], "")), highlight=False, soft_wrap=True)
 
     def __rich__(self) -> RenderableType:
         tracker = self.tracker

@@ -5,6 +5,7 @@ import json
 
 from rich.console import Console
 
+from shepherd.diffs import diff_text
 from shepherd.events import RunTracker
 from shepherd.jsonout import JsonLines, event_record
 from shepherd.progress import ProgressDisplay, format_duration, print_recap
@@ -99,3 +100,17 @@ def test_json_lines_end_with_the_result_and_its_exit_code():
 
 def test_format_duration():
     assert [format_duration(s) for s in (3.21, 65, 3725)] == ["3.2s", "1m05s", "1h02m"]
+
+
+def test_diffs_are_unified_and_shown_only_with_diff():
+    res = {"changed": True, "diff": [{"before": "a\nb\n", "after": "a\nc\n", "before_header": "/etc/x", "after_header": "/etc/x"}]}
+    assert diff_text(res["diff"]).splitlines() == ["--- /etc/x", "+++ /etc/x", "@@ -1,2 +1,2 @@", " a", "-b", "+c"]
+    assert diff_text({"prepared": "+added\n"}) == "+added" and diff_text({}) == "" and diff_text(None) == ""
+    assert len(diff_text({"before": "", "after": "x\n" * 500}).splitlines()) == 201
+    event = {"event": "runner_on_ok", "event_data": {"host": "dc1", "task": "Write", "res": res}}
+    quiet, shown = console(), console()
+    ProgressDisplay(quiet).on_event(event, RunTracker())
+    ProgressDisplay(shown, show_diff=True).on_event(event, RunTracker())
+    assert quiet.file.getvalue() == ""
+    assert shown.file.getvalue().splitlines()[0] == "changed: dc1 | Write" and "+c" in shown.file.getvalue()
+    assert event_record(event)["diff"].endswith("-b\n+c")
