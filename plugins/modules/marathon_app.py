@@ -60,7 +60,8 @@ options:
   replace:
     description:
       - When V(true), O(definition) is the complete app; fields left out of it are reset to Marathon's defaults
-        (C(PUT) with C(partialUpdate=false)).
+        (C(PUT) with C(partialUpdate=false)). That includes C(instances) (back to 1) unless the definition or
+        O(instances) sets it. Diff mode shows every field that would be reset.
       - When V(false) (the default), fields left out keep their current value (C(partialUpdate=true)).
     type: bool
     default: false

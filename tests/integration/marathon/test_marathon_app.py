@@ -202,17 +202,29 @@ def test_check_mode_predicts_and_changes_nothing(standin, playbook):
     assert json.dumps(standin.state.apps, sort_keys=True) == before and "/new" not in standin.state.apps
 
 
-def test_diff_mode_shows_the_managed_fields(standin, playbook):
-    api(standin, "PUT", "/v2/apps/d", {"cmd": "sleep 1", "cpus": 0.5, "env": {"A": "1"}, "labels": {"x": "y"}})
+def test_diff_mode_shows_the_managed_fields_and_replace_resets_the_others(standin, playbook):
+    api(standin, "PUT", "/v2/apps/d", {"cmd": "sleep 1", "cpus": 0.5, "env": {"A": "1"}, "labels": {"x": "y"},
+                                       "instances": 2, "healthChecks": [{"protocol": "TCP"}]})
     api(standin, "POST", "/_test/finish")
-    run = playbook([{"name": "diff", APP: {"url": standin.url, "id": "d", "definition": {
-        "cmd": "sleep 1", "cpus": 0.25, "env": {"A": "1", "B": "2"}}}}], diff=True, expect_rc=0)
+    full = {"cmd": "sleep 1", "cpus": 0.25, "env": {"A": "1", "B": "2"}}
+    run = playbook([
+        {"name": "diff", APP: {"url": standin.url, "id": "d", "definition": full}},
+        {"name": "replace", APP: {"url": standin.url, "id": "d", "definition": full, "replace": True}},
+        {"name": "replace again", APP: {"url": standin.url, "id": "d", "definition": full, "replace": True}},
+    ], diff=True, expect_rc=0)
     result = run["diff"]
     assert result["changed"] and result["changed_fields"] == ["cpus", "env"]
     diff = result["diff"]
     assert diff["before"] == {"cmd": "sleep 1", "cpus": 0.5, "env": {"A": "1"}}
     assert diff["after"] == {"cmd": "sleep 1", "cpus": 0.25, "env": {"A": "1", "B": "2"}}
-    assert standin.state.apps["/d"]["labels"] == {"x": "y"}  # not managed, kept
+    # replace: what the definition leaves out goes back to Marathon's defaults, and the diff says so
+    replaced = run["replace"]
+    assert replaced["changed_fields"] == ["healthChecks", "instances", "labels"]
+    assert replaced["diff"]["before"]["labels"] == {"x": "y"} and replaced["diff"]["after"]["instances"] == 1
+    app = standin.state.apps["/d"]
+    assert app["instances"] == 1 and app["labels"] == {} and "healthChecks" not in app and app["cpus"] == 0.25
+    # ... and once there, the server-filled defaults are not differences: replace mode is idempotent too
+    assert not run["replace again"]["changed"]
 
 
 def test_tls_validate_certs_and_ca_path(make_standin, playbook, tmp_path):
