@@ -47,6 +47,16 @@ if ! docker info >/dev/null 2>&1; then
 fi
 docker info --format 'Docker {{.ServerVersion}}, storage {{.Driver}}, cgroup v{{.CgroupVersion}}'
 
+step "kernel limits for many systemd test hosts"
+# Every systemd host holds several inotify instances, all counted against root: the default limit (128)
+# runs out at about 20 hosts, and systemd in the next one then fails to boot ("Failed to connect to bus").
+for setting in fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=1048576; do
+    key=${setting%=*} want=${setting#*=}
+    if [ "$(sysctl -n "$key")" -lt "$want" ]; then
+        sysctl -q -w "$setting" || echo "could not raise $key: many test hosts at once may fail to boot"
+    fi
+done
+
 step "virtualenv .venv"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 stamp=.venv/.shepherd-installed
