@@ -156,10 +156,15 @@ class Lab:
                 )
             return False
         self.log(f"creating network {self.spec.name} ({self.spec.subnet})")
-        docker.docker(
-            "network", "create", "--driver", "bridge", "--subnet", self.spec.subnet, "--gateway", self.spec.gateway,
-            "--label", self.spec.label, self.spec.name,
-        )  # fmt: skip
+        try:
+            docker.docker(
+                "network", "create", "--driver", "bridge", "--subnet", self.spec.subnet, "--gateway", self.spec.gateway,
+                "--label", self.spec.label, self.spec.name,
+            )  # fmt: skip
+        except docker.DockerError as error:
+            if "overlap" in str(error).lower():
+                raise LabError(f"{error} -- choose a free subnet with --subnet (or SHEPHERD_LAB_SUBNET)") from error
+            raise
         return True
 
     def _ensure_host(self, host: LabHost, definition: Mapping[str, Any]) -> str:

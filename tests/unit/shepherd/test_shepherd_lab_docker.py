@@ -141,3 +141,12 @@ def test_status_lists_hosts_by_group_and_number(fake, tmp_path):
     assert [h.name for h in hosts][:4] == ["master1", "master2", "agent1", "device1"]
     assert [h.name for h in hosts][-2:] == ["device9", "device10"] and endpoints == []
     assert {(h.group, h.state, h.systemd) for h in hosts[:1]} == {("masters", "running", "running")}
+
+
+def test_a_subnet_in_use_is_named_with_the_way_out(fake, tmp_path, monkeypatch):
+    def refuse(*args, timeout=120):
+        raise lab_module.docker.DockerError("docker network create failed: Pool overlaps with other one on this address space")
+
+    monkeypatch.setattr(lab_module.docker, "docker", refuse)
+    with pytest.raises(LabError, match="Pool overlaps.*--subnet"):
+        make_lab(tmp_path).up()
