@@ -21,6 +21,12 @@ from shepherd.lab_command import add_lab_parsers
 from shepherd.play_command import add_run_options, play, print_error
 
 
+EXIT_CODES = (
+    "exit codes: 0 success, 1 error (syntax, timeout, Docker), 2 failed hosts, 4 unreachable hosts, "
+    "5 usage error, 130 canceled; see docs/shepherd-cli.md"
+)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad command line exits with ExitCode.USAGE (5), not 2 (2 means failed hosts here)."""
 
@@ -31,10 +37,12 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser(lab_defaults: LabSpec | None = None) -> Parser:
     """The whole command line."""
-    parser = Parser(prog="shepherd", description="Run shepherd.fleet playbooks and the local lab.")
+    parser = Parser(prog="shepherd", description="Run shepherd.fleet playbooks and the local lab.", epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"shepherd {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="{play,lab}", required=True, parser_class=Parser)
-    play_parser = commands.add_parser("play", help="run a playbook through ansible-runner, with progress and a recap")
+    play_parser = commands.add_parser(
+        "play", help="run a playbook through ansible-runner, with progress and a recap", epilog=EXIT_CODES
+    )
     play_parser.add_argument("playbook", type=Path, help="a playbook file (or a collection playbook name)")
     play_parser.add_argument(
         "-i", "--inventory", action="append", default=[], help="an inventory path (repeatable)"

@@ -126,3 +126,9 @@ def test_extra_vars_from_files(tmp_path):
 def test_extra_vars_errors(value):
     with pytest.raises(ExtraVarsError):
         parse_extra_vars(value)
+
+
+def test_help_lists_the_exit_codes(capsys):
+    assert main(["play", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "0 success" in help_text and "2 failed hosts" in help_text and "4 unreachable hosts" in help_text
