@@ -1,0 +1,623 @@
+"""Apache Mesos master and agent STAND-IN: a shepherd test stand-in, NOT Apache Mesos.
+
+Mesos cannot be obtained on the machines that test shepherd.fleet. This stand-in (Python standard library)
+reads the configuration the real daemons read and behaves as the mesos and marathon roles need to test
+against:
+
+* ``master``: flags ``--name=value`` and ``MESOS_NAME`` environment variables (flags win), ``--zk`` as a
+  ``zk://`` URL or ``file://`` path; refuses what Mesos refuses (unknown flags, no ``--work_dir`` with the
+  replicated-log registry, ``--zk`` without ``--quorum``, and here also ``--quorum`` without ``--zk``);
+  contends for leadership through the real ZooKeeper with an ephemeral sequential ``json.info_`` node under the
+  ``--zk`` path holding its MasterInfo as JSON, as Mesos 1.x does; the lowest sequence leads. A leader that
+  loses its ZooKeeper session exits, as Mesos does, for systemd to restart it.
+* ``agent``: ``--master`` (``zk://``, ``file://`` or ``host:port``), ``--work_dir`` (required), ``--resources``,
+  ``--attributes``, ``--containerizers``, ``--credential``; checkpoints its agent id under the work_dir so a
+  restarted agent comes back as the same agent; registers with the leading master and re-registers every
+  two seconds (stand-in endpoint ``POST /standin/register``; real agents use libprocess messages).
+* ``init-wrapper master|slave``: the packages' wrapper that turns ``/etc/mesos/zk``, ``/etc/mesos-master/*``
+  and ``/etc/mesos-slave/*`` into flags (a file ``NAME`` gives ``--NAME=<content>``, a file ``?NAME`` gives
+  ``--NAME``) and runs the daemon.
+
+HTTP: masters answer ``/master/health``, ``/master/state`` (and ``state.json``), ``/master/redirect``,
+``/version``, ``/metrics/snapshot``, ``/health``; agents ``/state``, ``/slave(1)/state``, ``/version``,
+``/metrics/snapshot``, ``/health``. Every log line and ``/version`` says STAND-IN.
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zkclient  # noqa: E402  pylint: disable=wrong-import-position
+
+MESOS_VERSION = "1.11.0"
+STANDIN = "STAND-IN (shepherd tests, not Apache Mesos)"
+LEADER_PREFIX = "json.info_"
+
+MASTER_FLAGS = {
+    "zk", "quorum", "work_dir", "cluster", "hostname", "ip", "port", "advertise_ip", "advertise_port", "registry",
+    "log_dir", "logging_level", "authenticate_agents", "authenticate_frameworks", "authenticate_http_readonly",
+    "authenticate_http_readwrite", "credentials", "acls", "roles", "weights", "offer_timeout", "zk_session_timeout",
+    "hostname_lookup", "max_agent_ping_timeouts", "agent_ping_timeout", "webui_dir", "external_log_file",
+    "registry_strict", "max_completed_frameworks", "max_completed_tasks_per_framework", "quiet",
+}
+AGENT_FLAGS = {
+    "master", "work_dir", "resources", "attributes", "containerizers", "hostname", "ip", "port", "advertise_ip",
+    "advertise_port", "credential", "docker", "docker_store_dir", "log_dir", "logging_level", "isolation",
+    "executor_registration_timeout", "recover", "strict", "hostname_lookup", "image_providers",
+    "docker_registry", "systemd_enable_support", "cgroups_root", "runtime_dir", "launcher", "quiet",
+    "executor_shutdown_grace_period", "switch_user", "default_role", "fetcher_cache_dir",
+}
+BOOLEAN_FLAGS = {"authenticate_agents", "authenticate_frameworks", "authenticate_http_readonly",
+                 "authenticate_http_readwrite", "hostname_lookup", "registry_strict", "quiet", "strict",
+                 "systemd_enable_support", "switch_user"}
+CONTAINERIZERS = {"mesos", "docker"}
+
+
+class ConfigError(Exception):
+    """A configuration the real daemon refuses to start with."""
+
+
+def log(daemon, message):
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    sys.stdout.write("%s STAND-IN %s: %s\n" % (stamp, daemon, message))
+    sys.stdout.flush()
+
+
+# -- configuration -----------------------------------------------------------------------------------------
+def load_flags(argv, environ, known):
+    """Flags as Mesos loads them: MESOS_<NAME> environment variables, then --name=value arguments."""
+    flags = {}
+    for key, value in environ.items():
+        if key.startswith("MESOS_") and key[6:].lower() in known:
+            flags[key[6:].lower()] = value
+    for arg in argv:
+        if not arg.startswith("--"):
+            raise ConfigError("Unexpected argument '%s'" % arg)
+        name, has_value, value = arg[2:].partition("=")
+        if not has_value:
+            if name.startswith("no-") and name[3:] in BOOLEAN_FLAGS:
+                name, value = name[3:], "false"
+            else:
+                value = "true"
+        if name not in known:
+            raise ConfigError("Failed to load unknown flag '%s'" % name)
+        flags[name] = value
+    return flags
+
+
+def read_value(value):
+    """Mesos reads a flag value from a file when it is given as file:///path."""
+    if value.startswith("file://"):
+        with open(value[len("file://"):], encoding="utf-8") as handle:
+            return handle.read().strip()
+    return value
+
+
+def flag_true(flags, name):
+    return flags.get(name, "false").lower() in ("true", "1", "yes")
+
+
+def parse_resources(text):
+    """--resources as 'cpus:2;mem:1024;ports:[31000-32000]' or a JSON list of resource objects."""
+    resources = {"cpus": float(os.cpu_count() or 1), "mem": 1024.0, "disk": 10240.0, "ports": "[31000-32000]"}
+    text = read_value(text or "")
+    if not text:
+        return resources
+    if text.lstrip().startswith("["):
+        for item in json.loads(text):
+            if item.get("type", "SCALAR") == "SCALAR":
+                resources[item["name"]] = float(item["scalar"]["value"])
+            else:
+                ranges = item["ranges"]["range"]
+                resources[item["name"]] = "[" + ", ".join("%d-%d" % (r["begin"], r["end"]) for r in ranges) + "]"
+        return resources
+    for part in filter(None, text.split(";")):
+        name, sep, value = part.partition(":")
+        if not sep:
+            raise ConfigError("Failed to parse resource '%s': expected name:value" % part)
+        name = name.split("(")[0].strip()
+        if value.startswith("[") or value.startswith("{"):
+            resources[name] = value
+        else:
+            try:
+                resources[name] = float(value)
+            except ValueError as exc:
+                raise ConfigError("Failed to parse resource '%s': not a number" % part) from exc
+    return resources
+
+
+def parse_attributes(text):
+    """--attributes as 'rack:r1;zone:z1'; numbers become scalars, as Mesos reports them."""
+    attributes = {}
+    for part in filter(None, read_value(text or "").split(";")):
+        name, sep, value = part.partition(":")
+        if not sep or not name:
+            raise ConfigError("Invalid attribute '%s': expected name:value" % part)
+        try:
+            attributes[name] = float(value) if "." in value else int(value)
+        except ValueError:
+            attributes[name] = value
+    return attributes
+
+
+def parse_duration(text):
+    """A Mesos duration ('10secs', '500ms', '2mins') in seconds."""
+    units = (("ms", 0.001), ("secs", 1), ("mins", 60), ("hrs", 3600), ("days", 86400))
+    for unit, factor in units:
+        if text.endswith(unit):
+            try:
+                return float(text[:-len(unit)]) * factor
+            except ValueError:
+                break
+    raise ConfigError("Failed to parse duration '%s'" % text)
+
+
+def address_of(flags):
+    hostname = flags.get("hostname") or socket.getfqdn()
+    ip = flags.get("advertise_ip") or flags.get("ip")
+    if not ip:
+        try:
+            ip = socket.gethostbyname(hostname)
+        except OSError:
+            ip = "127.0.0.1"
+    return hostname, ip
+
+
+def leader_from_zk(client, path):
+    """(node name, MasterInfo) of the lowest json.info_ node under path, or (None, None)."""
+    try:
+        children = sorted(c for c in client.get_children(path) if c.startswith(LEADER_PREFIX))
+    except zkclient.ZooKeeperError as exc:
+        if exc.code == zkclient.ERR_NO_NODE:
+            return None, None
+        raise
+    for child in children:
+        try:
+            return child, json.loads(client.get_data(path + "/" + child).decode("utf-8"))
+        except zkclient.ZooKeeperError as exc:
+            if exc.code != zkclient.ERR_NO_NODE:
+                raise
+    return None, None
+
+
+# -- HTTP --------------------------------------------------------------------------------------------------
+class Handler(BaseHTTPRequestHandler):
+    """Routes requests to the daemon object's routes: {(method, path): function(body) -> (status, obj)}."""
+
+    daemon_obj = None
+    server_version = "Mesos-STAND-IN/" + MESOS_VERSION
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        pass  # the daemons log what matters themselves
+
+    def _handle(self, method):
+        path = self.path.split("?")[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        route = self.daemon_obj.routes().get((method, path))
+        if route is None:
+            self._reply(404, None)
+            return
+        status, payload, headers = route(body)
+        self._reply(status, payload, headers)
+
+    def _reply(self, status, payload, headers=None):
+        data = b"" if payload is None else json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if payload is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self._handle("GET")
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        self._handle("POST")
+
+
+def serve(daemon_obj, ip, port):
+    handler = type("BoundHandler", (Handler,), {"daemon_obj": daemon_obj})
+    server = ThreadingHTTPServer((ip or "0.0.0.0", port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    thread.start()
+    return server
+
+
+def version_info():
+    return {"version": MESOS_VERSION, "build_user": STANDIN, "build_date": "stand-in", "build_time": 0,
+            "git_sha": "standin"}
+
+
+# -- master ------------------------------------------------------------------------------------------------
+class Master:
+    """A mesos-master stand-in: leader election through ZooKeeper, agent registry, state endpoints."""
+
+    def __init__(self, flags):
+        self.flags = flags
+        self.started = time.time()
+        self.port = int(flags.get("port", 5050))
+        self.hostname, self.ip = address_of(flags)
+        self.id = str(uuid.uuid4())
+        self.pid = "master@%s:%d" % (self.ip, self.port)
+        self.info = {"id": self.id, "pid": self.pid, "hostname": self.hostname, "ip": self.ip, "port": self.port,
+                     "version": MESOS_VERSION, "address": {"hostname": self.hostname, "ip": self.ip, "port": self.port}}
+        self.leader = None
+        self.elected_time = None
+        self.agents = {}
+        self.lock = threading.Lock()
+        self.credentials = self._load_credentials()
+        self.zk_url = read_value(flags["zk"]) if flags.get("zk") else None
+
+    def _load_credentials(self):
+        if not flag_true(self.flags, "authenticate_agents"):
+            return None
+        if not self.flags.get("credentials"):
+            raise ConfigError("--authenticate_agents needs --credentials")
+        text = read_value(self.flags["credentials"]) if self.flags["credentials"].startswith("file://") else \
+            open(self.flags["credentials"], encoding="utf-8").read()
+        try:
+            entries = json.loads(text)["credentials"]
+        except (ValueError, KeyError) as exc:
+            raise ConfigError("Failed to load credentials: expected {\"credentials\": [...]}") from exc
+        return {item["principal"]: item["secret"] for item in entries}
+
+    @staticmethod
+    def validate(flags):
+        registry = flags.get("registry", "replicated_log")
+        if registry not in ("replicated_log", "in_memory"):
+            raise ConfigError("'%s' is not a supported option for registry persistence" % registry)
+        if registry == "replicated_log" and not flags.get("work_dir"):
+            raise ConfigError("--work_dir needed for replicated log based registry")
+        if flags.get("zk") and registry == "replicated_log" and not flags.get("quorum"):
+            raise ConfigError("Need to specify --quorum for replicated log based registry when using ZooKeeper")
+        if flags.get("quorum") and not flags.get("zk"):
+            raise ConfigError("--quorum given without --zk: a replicated log quorum needs ZooKeeper (stand-in check)")
+        if flags.get("quorum"):
+            try:
+                if int(flags["quorum"]) < 1:
+                    raise ValueError
+            except ValueError as exc:
+                raise ConfigError("Failed to load flag 'quorum': '%s' is not a positive integer" % flags["quorum"]) from exc
+        if flags.get("zk"):
+            zkclient.parse_zk_url(read_value(flags["zk"]))
+
+    def is_leader(self):
+        return self.leader is not None and self.leader.get("id") == self.id
+
+    def run(self):
+        if self.flags.get("work_dir"):
+            os.makedirs(self.flags["work_dir"], exist_ok=True)
+        serve(self, self.flags.get("ip"), self.port)
+        log("mesos-master", "listening on %s:%d as %s (cluster %r)" % (self.ip, self.port, self.pid,
+                                                                       self.flags.get("cluster", "")))
+        if not self.zk_url:
+            self.leader, self.elected_time = self.info, time.time()
+            log("mesos-master", "no --zk: this standalone master leads")
+            while True:
+                time.sleep(3600)
+        hosts, path = zkclient.parse_zk_url(self.zk_url)
+        timeout = parse_duration(self.flags.get("zk_session_timeout", "10secs"))
+        while True:
+            client = zkclient.ZooKeeperClient(hosts, session_timeout=timeout).start()
+            client.ensure_path(path)
+            node = client.create(path + "/" + LEADER_PREFIX, json.dumps(self.info).encode("utf-8"),
+                                 zkclient.EPHEMERAL | zkclient.SEQUENTIAL)
+            log("mesos-master", "contending for leadership with %s via %s" % (node, client.server))
+            try:
+                self._follow_election(client, path)
+            except zkclient.SessionExpired:
+                if self.is_leader():
+                    log("mesos-master", "lost the ZooKeeper session while leading: committing suicide, as Mesos does")
+                    os._exit(1)  # pylint: disable=protected-access
+                log("mesos-master", "ZooKeeper session expired: contending again")
+                self.leader = None
+            except zkclient.ConnectionLost as exc:
+                if self.is_leader():
+                    log("mesos-master", "lost ZooKeeper while leading (%s): committing suicide" % exc)
+                    os._exit(1)  # pylint: disable=protected-access
+                log("mesos-master", "lost ZooKeeper (%s): contending again" % exc)
+                self.leader = None
+
+    def _follow_election(self, client, path):
+        while True:
+            _node, leader = leader_from_zk(client, path)
+            was_leader = self.is_leader()
+            if leader != self.leader:
+                self.leader = leader
+                if self.is_leader():
+                    self.elected_time = time.time()
+                    log("mesos-master", "elected as the leading master")
+                elif was_leader:
+                    log("mesos-master", "lost leadership: committing suicide, as Mesos does")
+                    os._exit(1)  # pylint: disable=protected-access
+                else:
+                    log("mesos-master", "the leading master is %s" % (leader or {}).get("pid"))
+            time.sleep(1)
+
+    # HTTP
+    def routes(self):
+        return {
+            ("GET", "/master/health"): lambda body: (200, None, None),
+            ("GET", "/health"): lambda body: (200, None, None),
+            ("GET", "/version"): lambda body: (200, version_info(), None),
+            ("GET", "/master/state"): self.state,
+            ("GET", "/master/state.json"): self.state,
+            ("GET", "/state"): self.state,
+            ("GET", "/master/redirect"): self.redirect,
+            ("GET", "/metrics/snapshot"): self.metrics,
+            ("POST", "/standin/register"): self.register,
+        }
+
+    def _active_agents(self):
+        now = time.time()
+        with self.lock:
+            return [dict(agent, active=now - agent["last_seen"] < 15) for agent in self.agents.values()]
+
+    def state(self, _body):
+        leader = self.leader or {}
+        agents = self._active_agents() if self.is_leader() else []
+        return 200, {
+            "version": MESOS_VERSION, "build_user": STANDIN, "id": self.id, "pid": self.pid,
+            "hostname": self.hostname, "cluster": self.flags.get("cluster", ""),
+            "leader": leader.get("pid", ""), "leader_info": leader or None,
+            "start_time": self.started, "elected_time": self.elected_time if self.is_leader() else None,
+            "activated_slaves": len([a for a in agents if a["active"]]),
+            "deactivated_slaves": len([a for a in agents if not a["active"]]),
+            "slaves": [{key: value for key, value in agent.items() if key != "last_seen"} for agent in agents],
+            "frameworks": [], "flags": self.flags,
+        }, None
+
+    def redirect(self, _body):
+        leader = self.leader or {}
+        if not leader:
+            return 503, None, None
+        return 307, None, {"Location": "//%s:%d" % (leader.get("hostname"), leader.get("port"))}
+
+    def metrics(self, _body):
+        agents = self._active_agents() if self.is_leader() else []
+        return 200, {
+            "master/elected": 1.0 if self.is_leader() else 0.0,
+            "master/uptime_secs": time.time() - self.started,
+            "master/slaves_active": float(len([a for a in agents if a["active"]])),
+            "master/slaves_connected": float(len([a for a in agents if a["active"]])),
+            "master/slaves_disconnected": float(len([a for a in agents if not a["active"]])),
+            "registrar/log/recovered": 1.0 if self.is_leader() else 0.0,
+        }, None
+
+    def register(self, body):
+        if not self.is_leader():
+            return 409, {"message": "not the leading master"}, None
+        agent = json.loads(body.decode("utf-8"))
+        if self.credentials is not None:
+            principal = agent.pop("principal", None)
+            if self.credentials.get(principal) != agent.pop("secret", None):
+                log("mesos-master", "refused agent %s: authentication failed" % agent.get("hostname"))
+                return 401, {"message": "authentication failed"}, None
+        agent.pop("principal", None)
+        agent.pop("secret", None)
+        with self.lock:
+            known = agent["id"] in self.agents
+            agent["last_seen"] = time.time()
+            agent["registered_time"] = self.agents.get(agent["id"], {}).get("registered_time", time.time())
+            self.agents[agent["id"]] = agent
+        if not known:
+            log("mesos-master", "registered agent %s at %s with resources %s and attributes %s" % (
+                agent["id"], agent["pid"], agent["resources"], agent["attributes"]))
+        return 200, {"id": agent["id"]}, None
+
+
+# -- agent -------------------------------------------------------------------------------------------------
+class Agent:
+    """A mesos-agent stand-in: finds the leading master and keeps itself registered there."""
+
+    def __init__(self, flags):
+        self.flags = flags
+        self.started = time.time()
+        self.port = int(flags.get("port", 5051))
+        self.hostname, self.ip = address_of(flags)
+        self.pid = "slave(1)@%s:%d" % (self.ip, self.port)
+        self.resources = parse_resources(flags.get("resources"))
+        self.attributes = parse_attributes(flags.get("attributes"))
+        self.containerizers = flags.get("containerizers", "mesos").split(",")
+        self.master_spec = read_value(flags["master"])
+        self.id = self._recover_id()
+        self.master = None
+        self.registered = False
+        self.credential = self._load_credential()
+
+    @staticmethod
+    def validate(flags):
+        if not flags.get("master"):
+            raise ConfigError("Missing required option --master")
+        if not flags.get("work_dir"):
+            raise ConfigError("Flag 'work_dir' is required, but it was not provided")
+        containerizers = flags.get("containerizers", "mesos").split(",")
+        unknown = [c for c in containerizers if c not in CONTAINERIZERS]
+        if unknown:
+            raise ConfigError("Unknown or unsupported containerizer: %s" % ",".join(unknown))
+        if "docker" in containerizers and not shutil.which(flags.get("docker", "docker")):
+            raise ConfigError("Failed to create a containerizer: Could not create DockerContainerizer: "
+                              "Failed to create docker: Failed to find docker binary '%s'" % flags.get("docker", "docker"))
+        master = read_value(flags["master"])
+        if master.startswith("zk://"):
+            zkclient.parse_zk_url(master)
+        parse_resources(flags.get("resources"))
+        parse_attributes(flags.get("attributes"))
+
+    def _load_credential(self):
+        if not self.flags.get("credential"):
+            return None
+        path = self.flags["credential"]
+        path = path[len("file://"):] if path.startswith("file://") else path
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read().strip()
+        if text.startswith("{"):
+            data = json.loads(text)
+            return data["principal"], data["secret"]
+        principal, _, secret = text.partition(" ")
+        return principal, secret.strip()
+
+    def _recover_id(self):
+        """The agent id, checkpointed under work_dir/meta/slaves/latest like the real agent's."""
+        meta = os.path.join(self.flags["work_dir"], "meta", "slaves")
+        latest = os.path.join(meta, "latest")
+        if os.path.exists(latest):
+            with open(latest, encoding="utf-8") as handle:
+                agent_id = handle.read().strip()
+            log("mesos-agent", "recovered checkpointed agent id %s" % agent_id)
+            return agent_id
+        os.makedirs(meta, exist_ok=True)
+        agent_id = "%s-S0" % uuid.uuid4()
+        with open(latest, "w", encoding="utf-8") as handle:
+            handle.write(agent_id + "\n")
+        return agent_id
+
+    def _find_master(self, client, path):
+        if client is None:
+            host, _, port = self.master_spec.partition(":")
+            return {"hostname": host, "port": int(port or 5050)}
+        return leader_from_zk(client, path)[1]
+
+    def run(self):
+        serve(self, self.flags.get("ip"), self.port)
+        log("mesos-agent", "listening on %s:%d as %s; resources %s; attributes %s; containerizers %s" % (
+            self.ip, self.port, self.pid, self.resources, self.attributes, ",".join(self.containerizers)))
+        client, path = None, None
+        if self.master_spec.startswith("zk://"):
+            hosts, path = zkclient.parse_zk_url(self.master_spec)
+            client = zkclient.ZooKeeperClient(hosts).start()
+        while True:
+            try:
+                master = self._find_master(client, path)
+            except zkclient.SessionExpired:
+                client = zkclient.ZooKeeperClient(client.hosts).start()
+                continue
+            except zkclient.ConnectionLost:
+                master = None
+            if master != self.master:
+                self.registered = False
+                log("mesos-agent", "new leading master: %s" % (master or {}).get("pid", "none"))
+            self.master = master
+            if master:
+                self._register(master)
+            time.sleep(2)
+
+    def _register(self, master):
+        body = {"id": self.id, "pid": self.pid, "hostname": self.hostname, "port": self.port,
+                "resources": self.resources, "attributes": self.attributes, "version": MESOS_VERSION}
+        if self.credential:
+            body["principal"], body["secret"] = self.credential
+        url = "http://%s:%d/standin/register" % (master.get("hostname"), master.get("port"))
+        request = urllib.request.Request(url, data=json.dumps(body).encode("utf-8"),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+            if not self.registered:
+                log("mesos-agent", "registered with master %s as %s" % (master.get("pid"), self.id))
+            self.registered = True
+        except (urllib.error.URLError, OSError) as exc:
+            if self.registered:
+                log("mesos-agent", "lost the master %s: %s" % (master.get("pid"), exc))
+            self.registered = False
+
+    def routes(self):
+        state = self.state
+        return {
+            ("GET", "/health"): lambda body: (200, None, None),
+            ("GET", "/version"): lambda body: (200, version_info(), None),
+            ("GET", "/state"): state,
+            ("GET", "/state.json"): state,
+            ("GET", "/slave(1)/state"): state,
+            ("GET", "/slave(1)/state.json"): state,
+            ("GET", "/metrics/snapshot"): lambda body: (200, {
+                "slave/registered": 1.0 if self.registered else 0.0,
+                "slave/uptime_secs": time.time() - self.started}, None),
+        }
+
+    def state(self, _body):
+        return 200, {
+            "version": MESOS_VERSION, "build_user": STANDIN, "id": self.id, "pid": self.pid,
+            "hostname": self.hostname, "resources": self.resources, "attributes": self.attributes,
+            "master_hostname": (self.master or {}).get("hostname"), "registered": self.registered,
+            "start_time": self.started, "flags": self.flags, "frameworks": [],
+        }, None
+
+
+# -- the packages' init wrapper ----------------------------------------------------------------------------
+def wrapper_arguments(kind, etc="/etc"):
+    """Flags from /etc/mesos/zk and /etc/mesos-<kind>/* as the packages' mesos-init-wrapper builds them."""
+    args = []
+    zk_file = os.path.join(etc, "mesos", "zk")
+    if os.path.exists(zk_file):
+        with open(zk_file, encoding="utf-8") as handle:
+            zk_url = handle.read().strip()
+        if zk_url:
+            args.append(("--zk=" if kind == "master" else "--master=") + zk_url)
+    conf_dir = os.path.join(etc, "mesos-" + kind)
+    if os.path.isdir(conf_dir):
+        for name in sorted(os.listdir(conf_dir)):
+            path = os.path.join(conf_dir, name)
+            if not os.path.isfile(path):
+                continue
+            if name.startswith("?"):
+                args.append("--" + name[1:])
+                continue
+            with open(path, encoding="utf-8") as handle:
+                args.append("--%s=%s" % (name, handle.read().strip()))
+    return args
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="mesos_standin.py",
+        description="STAND-IN for Apache Mesos %s (shepherd tests only, NOT Apache Mesos): mesos-master, "
+                    "mesos-agent and the packages' mesos-init-wrapper. See the module docstring." % MESOS_VERSION)
+    parser.add_argument("command", choices=["master", "agent", "init-wrapper"],
+                        help="the daemon to run, or init-wrapper master|slave to run one from /etc/mesos*")
+    parser.add_argument("flags", nargs=argparse.REMAINDER, help="--name=value flags as the real daemon takes")
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv[:1])
+    rest = argv[1:]
+    if args.command == "init-wrapper":
+        if not rest or rest[0] not in ("master", "slave"):
+            sys.stderr.write("usage: mesos-init-wrapper master|slave\n")
+            return 1
+        daemon = "master" if rest[0] == "master" else "agent"
+        return main([daemon] + wrapper_arguments(rest[0]) + rest[1:])
+    name = "mesos-" + args.command
+    cls, known = (Master, MASTER_FLAGS) if args.command == "master" else (Agent, AGENT_FLAGS)
+    try:
+        flags = load_flags(rest, os.environ, known)
+        cls.validate(flags)
+        daemon_obj = cls(flags)
+    except (ConfigError, ValueError, OSError) as exc:
+        log(name, "refusing to start: %s" % exc)
+        sys.stderr.write("%s (%s)\n" % (exc, STANDIN))
+        return 1
+    log(name, "%s %s starting with flags %s" % (STANDIN, MESOS_VERSION, sorted(flags)))
+    daemon_obj.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
