@@ -8,6 +8,8 @@ Event lines: {"type": "event", "event": ..., "counter": ..., "created": ..., "pl
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Any, TextIO
 
 from shepherd.diffs import diff_text
@@ -45,10 +47,15 @@ def event_record(event: Event) -> dict[str, Any] | None:
 
 
 class JsonLines:
-    """Writes events (pass `on_event` to `run`) and the final result as JSON lines."""
+    """Writes events (pass `on_event` to `run`) and the final result as JSON lines.
+
+    When the reader goes away (`shepherd play --json | head`), the run goes on to its end (stopping a half-applied
+    change because a pipe closed would be worse) and the remaining lines are dropped.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.reader_gone = False
 
     def on_event(self, event: Event, tracker: RunTracker) -> None:
         record = event_record(event)
@@ -59,5 +66,13 @@ class JsonLines:
         self.write({"type": "result", "exit_code": int(exit_code_for(result)), **result.to_dict()})
 
     def write(self, record: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(record, default=str) + "\n")
-        self.stream.flush()
+        if self.reader_gone:
+            return
+        try:
+            self.stream.write(json.dumps(record, default=str) + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            if self.stream is sys.stdout:
+                # Python flushes stdout once more at exit: point it at /dev/null so that flush cannot fail.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -114,3 +114,17 @@ def test_diffs_are_unified_and_shown_only_with_diff():
     assert quiet.file.getvalue() == ""
     assert shown.file.getvalue().splitlines()[0] == "changed: dc1 | Write" and "+c" in shown.file.getvalue()
     assert event_record(event)["diff"].endswith("-b\n+c")
+
+
+def test_json_lines_stop_quietly_when_the_reader_goes_away():
+    class ClosedPipe(io.StringIO):
+        writes = 0
+
+        def write(self, text):
+            ClosedPipe.writes += 1
+            raise BrokenPipeError
+
+    output = JsonLines(ClosedPipe())
+    output.on_event({"event": "playbook_on_start", "counter": 1}, RunTracker())
+    output.result(FAILED)
+    assert output.reader_gone and ClosedPipe.writes == 1
