@@ -7,6 +7,7 @@ Exit codes (shepherd.exitcodes.ExitCode): 0 success, 1 error, 2 failed hosts, 4 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +55,16 @@ def build_parser(lab_defaults: LabSpec | None = None) -> Parser:
     return parser
 
 
+class OutputConsole(Console):
+    """rich's Console, except that a closed stdout (`shepherd play ... | head`) silences it instead of exiting:
+    rich would raise SystemExit from inside the run and abort it halfway; the run goes on to its end instead."""
+
+    def on_broken_pipe(self) -> None:
+        if not self.quiet:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self.quiet = True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ARGV (default sys.argv[1:]), run the command and return its exit code."""
     try:
@@ -65,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(lab_defaults).parse_args(argv)
     except SystemExit as exit:
         return int(exit.code or 0)
-    console = Console()
+    console = OutputConsole()
     if not console.is_terminal:
         # Logs and pipes have no width: do not squeeze the recap tables into 80 columns.
         console.width = max(console.width, 160)

@@ -179,11 +179,17 @@ def run(
     tracker = RunTracker(plan=PlanFile(plan_path))
     canceller = Canceller(cancel or threading.Event(), timeout=timeout)
 
+    callback = [on_event]
+
     def handle_event(event: dict[str, Any]) -> bool:
         canceller.watch(event.get("pid"))
         tracker.feed(event)
-        if on_event is not None:
-            on_event(event, tracker)
+        if callback[0] is not None:
+            try:
+                callback[0](event, tracker)
+            except Exception as error:  # a broken callback must not break the run: ansible-playbook would be orphaned
+                callback[0] = None
+                tracker.errors.append(f"shepherd: on_event failed and got no further events: {type(error).__name__}: {error}")
         return True
 
     started = time.monotonic()

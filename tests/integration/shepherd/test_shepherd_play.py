@@ -168,3 +168,29 @@ def test_timeout_stops_the_run_without_orphans(inventory, tmp_path):
     assert seen, "the slow task never started within the timeout"
     assert time.monotonic() - started < 60
     assert sleepers(seconds) == []
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_reader_that_goes_away_does_not_stop_the_run(inventory, tmp_path, json_flag):
+    """`shepherd play ... | head -1`: the run goes on to its end and the exit code is still the run's."""
+    command = [sys.executable, "-m", "shepherd", "play", str(PLAYBOOKS / "failing.yml"), "-i", str(inventory), *json_flag]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as proc:
+        proc.stdout.readline()
+        proc.stdout.close()
+        errors = proc.stderr.read()
+        proc.wait(timeout=120)
+    assert proc.returncode == 2, errors
+    assert "Traceback" not in errors
+
+
+def test_a_broken_on_event_callback_does_not_break_the_run(inventory, tmp_path):
+    calls = []
+
+    def broken(event, tracker):
+        calls.append(event["event"])
+        raise ValueError("bug in the caller")
+
+    result = shepherd.run(PLAYBOOKS / "clean.yml", inventory, extra_vars={"clean_marker_path": str(tmp_path / "m")},
+                          on_event=broken)  # fmt: skip
+    assert result.ok and result.hosts["localhost"].changed == 1 and calls == ["playbook_on_start"]
+    assert result.errors == ["shepherd: on_event failed and got no further events: ValueError: bug in the caller"]
