@@ -24,7 +24,6 @@ HTTP: masters answer ``/master/health``, ``/master/state`` (and ``state.json``),
 """
 
 import argparse
-import base64
 import json
 import os
 import shutil
@@ -470,7 +469,7 @@ class Agent:
         if text.startswith("{"):
             data = json.loads(text)
             return data["principal"], data["secret"]
-        principal, _, secret = text.partition(" ")
+        principal, _sep, secret = text.partition(" ")
         return principal, secret.strip()
 
     def _recover_id(self):
@@ -490,7 +489,7 @@ class Agent:
 
     def _find_master(self, client, path):
         if client is None:
-            host, _, port = self.master_spec.partition(":")
+            host, _sep, port = self.master_spec.partition(":")
             return {"hostname": host, "port": int(port or 5050)}
         return leader_from_zk(client, path)[1]
 

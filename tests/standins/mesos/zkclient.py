@@ -55,7 +55,7 @@ def parse_zk_url(url):
         raise ValueError("a zk:// URL needs hosts and a path: %r" % url)
     hosts = []
     for item in hosts_part.split(","):
-        host, _, port = item.partition(":")
+        host, _sep, port = item.partition(":")
         hosts.append((host, int(port or 2181)))
     return hosts, "/" + path.rstrip("/")
 
@@ -301,4 +301,4 @@ class ZooKeeperClient:
 
     def get_children(self, path):
         reply = self._call(OP_GET_CHILDREN, _Writer().string(path).bool(False), path)
-        return [reply.string() for _ in range(reply.int())]
+        return [reply.string() for _index in range(reply.int())]
