@@ -41,30 +41,32 @@ def labelled():
     return {kind: docker.names_with_label(kind, LABEL) for kind in ("container", "network", "volume")}
 
 
-def lab_up(tmp_path, inventory_dir):
-    """`lab up` of a one-host lab that converges with the clean playbook; the lab line and the run's result."""
+def lab_up(tmp_path, inventory_dir, *options):
+    """`lab up` of a one-host lab that converges with the clean playbook; its JSON lines (the lab line first)."""
     done = shepherd_cli(
         "lab", "up", "--name", LAB, "--subnet", SUBNET, "--masters", 1, "--agents", 0, "--storage", 0,
-        "--devices", 0, "--inventory-dir", inventory_dir, "--playbook", PLAYBOOKS / "clean.yml", "--json",
+        "--devices", 0, "--inventory-dir", inventory_dir, "--playbook", PLAYBOOKS / "clean.yml", "--json", *options,
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
-    assert records[0]["type"] == "lab" and records[-1]["type"] == "result"
-    return records[0], records[-1]
+    assert records[0]["type"] == "lab"
+    return records
 
 
 def test_lab_up_twice_run_and_down_leaves_nothing(tmp_path):
     inventory_dir = tmp_path / "lab"
     inventory = inventory_dir / "hosts.yml"
     try:
-        first, converge = lab_up(tmp_path, inventory_dir)
+        records = lab_up(tmp_path, inventory_dir)
+        first, converge = records[0], records[-1]
         assert first["created"] == ["master1"] and first["network_created"] and first["inventory_changed"]
-        assert converge["status"] == "successful" and converge["hosts"]["master1"]["changed"] == 1
+        assert converge["type"] == "result" and converge["status"] == "successful"
+        assert converge["hosts"]["master1"]["changed"] == 1
         found = labelled()
         assert found["container"] == [f"{LAB}-master1"] and found["network"] == [LAB] and len(found["volume"]) == 1
 
-        second = lab_up(tmp_path, inventory_dir)[0]
+        [second] = lab_up(tmp_path, inventory_dir, "--no-converge")
         assert second["created"] == [] and second["reused"] == ["master1"]
         assert not second["network_created"] and not second["inventory_changed"]
         assert labelled() == found
