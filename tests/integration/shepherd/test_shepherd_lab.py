@@ -1,6 +1,7 @@
 """The lab for real: `shepherd lab up` (twice) with a one-host lab, playbooks through the API and the CLI against
 it, `lab status`, and `lab down` leaving nothing labelled behind. Needs a Docker engine and the host image."""
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -13,10 +14,26 @@ import shepherd
 from shepherd.lab import docker
 
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
-# Its own name and subnet, away from the default lab's (172.30.77.0/24), so both can exist side by side.
+# Its own name, and a subnet no Docker network uses (not the default lab's 172.30.77.0/24), so that it can run
+# beside a lab and beside another run of this test.
 LAB = f"shepherd-it-{os.getpid()}"
-SUBNET = os.environ.get("SHEPHERD_IT_LAB_SUBNET", "172.30.79.0/24")
 LABEL = f"shepherd.lab={LAB}"
+
+
+def free_subnet():
+    """SHEPHERD_IT_LAB_SUBNET, else the first 172.30.N.0/24 (N from 79) that no Docker network overlaps."""
+    if os.environ.get("SHEPHERD_IT_LAB_SUBNET"):
+        return os.environ["SHEPHERD_IT_LAB_SUBNET"]
+    used = []
+    for name in docker.docker("network", "ls", "--format", "{{.Name}}").split():
+        for config in ((docker.inspect("network", name) or {}).get("IPAM") or {}).get("Config") or []:
+            if ":" not in str(config.get("Subnet", ":")):
+                used.append(ipaddress.ip_network(config["Subnet"], strict=False))
+    for third in range(79, 255):
+        candidate = ipaddress.ip_network(f"172.30.{third}.0/24")
+        if not any(candidate.overlaps(network) for network in used):
+            return str(candidate)
+    raise RuntimeError("no free 172.30.N.0/24 subnet: set SHEPHERD_IT_LAB_SUBNET")
 
 
 def docker_skip_reason():
@@ -41,10 +58,10 @@ def labelled():
     return {kind: docker.names_with_label(kind, LABEL) for kind in ("container", "network", "volume")}
 
 
-def lab_up(tmp_path, inventory_dir, *options):
+def lab_up(tmp_path, inventory_dir, subnet, *options):
     """`lab up` of a one-host lab that converges with the clean playbook; its JSON lines (the lab line first)."""
     done = shepherd_cli(
-        "lab", "up", "--name", LAB, "--subnet", SUBNET, "--masters", 1, "--agents", 0, "--storage", 0,
+        "lab", "up", "--name", LAB, "--subnet", subnet, "--masters", 1, "--agents", 0, "--storage", 0,
         "--devices", 0, "--inventory-dir", inventory_dir, "--playbook", PLAYBOOKS / "clean.yml", "--json", *options,
         cwd=tmp_path,
     )  # fmt: skip
@@ -58,7 +75,8 @@ def test_lab_up_twice_run_and_down_leaves_nothing(tmp_path):
     inventory_dir = tmp_path / "lab"
     inventory = inventory_dir / "hosts.yml"
     try:
-        records = lab_up(tmp_path, inventory_dir)
+        subnet = free_subnet()
+        records = lab_up(tmp_path, inventory_dir, subnet)
         first, converge = records[0], records[-1]
         assert first["created"] == ["master1"] and first["network_created"] and first["inventory_changed"]
         assert converge["type"] == "result" and converge["status"] == "successful"
@@ -66,7 +84,7 @@ def test_lab_up_twice_run_and_down_leaves_nothing(tmp_path):
         found = labelled()
         assert found["container"] == [f"{LAB}-master1"] and found["network"] == [LAB] and len(found["volume"]) == 1
 
-        [second] = lab_up(tmp_path, inventory_dir, "--no-converge")
+        [second] = lab_up(tmp_path, inventory_dir, subnet, "--no-converge")
         assert second["created"] == [] and second["reused"] == ["master1"]
         assert not second["network_created"] and not second["inventory_changed"]
         assert labelled() == found
@@ -79,7 +97,7 @@ def test_lab_up_twice_run_and_down_leaves_nothing(tmp_path):
         [task] = failing.failed_tasks
         assert (task.host, task.task) == ("master1", "Break on purpose") and "disk on fire" in task.message
         address = docker.docker("exec", f"{LAB}-master1", "hostname", "-I").split()
-        assert SUBNET.rsplit(".", 1)[0] + ".11" in address
+        assert subnet.rsplit(".", 1)[0] + ".11" in address
 
         status = shepherd_cli("lab", "status", "--name", LAB, "--json", cwd=tmp_path)
         assert status.returncode == 0, status.stderr
