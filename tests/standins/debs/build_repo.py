@@ -71,17 +71,9 @@ RestartSec=3
 WantedBy=multi-user.target
 """
 
-# The Marathon double takes flags; the real package's launcher reads MARATHON_* variables. This launcher
-# hands the variables the double understands to it as flags.
+# The Marathon double reads MARATHON_* variables as Marathon does; the launcher only runs it.
 MARATHON_LAUNCHER = """#!/bin/sh
-# STAND-IN launcher (shepherd tests, not Marathon): MARATHON_* environment to the double's flags.
-set -e
-set -- --port "${MARATHON_HTTP_PORT:-8080}"
-[ -n "$MARATHON_HOSTNAME" ] && set -- "$@" --hostname "$MARATHON_HOSTNAME"
-[ -n "$MARATHON_ZK" ] && set -- "$@" --zk "$MARATHON_ZK"
-if [ -n "$MARATHON_HTTP_CREDENTIALS" ]; then
-  set -- "$@" --username "${MARATHON_HTTP_CREDENTIALS%%:*}" --password "${MARATHON_HTTP_CREDENTIALS#*:}"
-fi
+# STAND-IN launcher (shepherd tests, not Marathon).
 exec python3 /usr/share/marathon/marathon_standin.py "$@"
 """
 

@@ -36,7 +36,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     hosts, path = zkclient.parse_zk_url(args.zk)
     client = zkclient.ZooKeeperClient(hosts).start()
-    summary = {"requests": 0, "failed": 0, "errors": [], "leaders": []}
+    summary = {"requests": 0, "failed": 0, "errors": [], "leaders": [], "finished": False}
     deadline = time.monotonic() + args.seconds
     leader = None
     while time.monotonic() < deadline and not os.path.exists(args.stop):
@@ -62,6 +62,9 @@ def main(argv=None):
             json.dump(summary, handle)
         time.sleep(args.interval)
     client.close()
+    summary["finished"] = True
+    with open(args.out, "w", encoding="utf-8") as handle:
+        json.dump(summary, handle)
     print(json.dumps(summary))
     return 0
 
