@@ -239,7 +239,8 @@ def status_order(host: HostStatus) -> tuple[int, int, str]:
 
 def boot_state(container: str, deadline: float) -> str:
     """systemd's state in CONTAINER once it has finished booting, or the last answer when DEADLINE passes.
-    Right after start the D-Bus socket is not there yet (`Failed to connect to bus`): ask again."""
+    Right after start, on a busy machine, systemd may not answer yet (`Failed to connect to bus`, or `offline`
+    at once): ask again. Only maintenance and stopping end the wait early: they will not turn into running."""
     state = ""
     while time.monotonic() < deadline:
         remaining = max(1.0, deadline - time.monotonic())
@@ -248,7 +249,7 @@ def boot_state(container: str, deadline: float) -> str:
         except docker.DockerError:
             return state
         state = done.stdout.strip() or done.stderr.strip()
-        if state in BOOT_STATES or state in ("maintenance", "stopping", "offline"):
+        if state in BOOT_STATES or state in ("maintenance", "stopping"):
             return state
         time.sleep(0.5)
     return state

@@ -150,3 +150,14 @@ def test_a_subnet_in_use_is_named_with_the_way_out(fake, tmp_path, monkeypatch):
     monkeypatch.setattr(lab_module.docker, "docker", refuse)
     with pytest.raises(LabError, match="Pool overlaps.*--subnet"):
         make_lab(tmp_path).up()
+
+
+def test_boot_wait_asks_again_while_systemd_is_not_up_yet(monkeypatch):
+    answers = iter(["Failed to connect to bus: No such file or directory", "offline", "starting", "running"])
+
+    def systemctl(*args, timeout=120):
+        return subprocess.CompletedProcess(args, 1, stdout="", stderr=next(answers))
+
+    monkeypatch.setattr(lab_module.docker, "run", systemctl)
+    monkeypatch.setattr(lab_module.time, "sleep", lambda seconds: None)
+    assert lab_module.boot_state("c", lab_module.time.monotonic() + 60) == "running"
