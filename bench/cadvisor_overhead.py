@@ -54,6 +54,8 @@ def remove_containers(host: str, count: int) -> None:
 def tuned_flags(host: str) -> list:
     """The flags of the role's unit, with the port moved to the benchmark's."""
     unit = run(host, "systemctl show -p ExecStart --value cadvisor")
+    if "argv[]=" not in unit:
+        raise SystemExit("%s has no cadvisor unit: run `molecule converge -s monitoring` first" % host)
     argv = unit.split("argv[]=", 1)[1].split(" ;", 1)[0].split()
     return [flag for flag in argv[1:] if not flag.startswith("-port=")] + ["-port=%d" % PORT]
 
