@@ -413,3 +413,17 @@ class MarathonClient(object):
                                   "cancel them)" % (err.message, ", ".join(blocking))
                     err.args = (err.message,)
                     raise err
+
+
+def run_and_exit(module, runner_class, *args):
+    """Run ``runner_class(module, client, *args).run()`` and exit the module with its result. On a MarathonError,
+    fail with Marathon's message and details, keeping what the runner had already done (its ``result``)."""
+    runner = None
+    try:
+        runner = runner_class(module, MarathonClient.from_module(module), *args)
+        result = runner.run()
+    except MarathonError as err:
+        failed = dict(runner.result) if runner else {}
+        failed.update(err.fail_kwargs())
+        module.fail_json(**failed)
+    module.exit_json(**result)

@@ -185,10 +185,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.shepherd.fleet.plugins.module_utils.marathon_client import (
     MARATHON_MUTUALLY_EXCLUSIVE,
     MARATHON_REQUIRED_TOGETHER,
-    MarathonClient,
-    MarathonError,
     marathon_argument_spec,
     normalize_app_id,
+    run_and_exit,
 )
 from ansible_collections.shepherd.fleet.plugins.module_utils.marathon_compare import (
     app_config,
@@ -332,16 +331,7 @@ def main():
     if module.params["instances"] is not None and module.params["instances"] < 0:
         module.fail_json(msg="instances: must be 0 or more, got %d" % module.params["instances"])
     app_id = resolve_id(module)
-    runner = None
-    try:
-        client = MarathonClient.from_module(module)
-        runner = AppRunner(module, client, app_id)
-        result = runner.run()
-    except MarathonError as err:
-        partial = dict(runner.result) if runner else {}
-        partial.update(err.fail_kwargs())
-        module.fail_json(**partial)
-    module.exit_json(**result)
+    run_and_exit(module, AppRunner, app_id)
 
 
 if __name__ == "__main__":

@@ -144,11 +144,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.shepherd.fleet.plugins.module_utils.marathon_client import (
     MARATHON_MUTUALLY_EXCLUSIVE,
     MARATHON_REQUIRED_TOGETHER,
-    MarathonClient,
-    MarathonError,
     marathon_argument_spec,
     normalize_app_id,
     parent_id,
+    run_and_exit,
 )
 from ansible_collections.shepherd.fleet.plugins.module_utils.marathon_compare import (
     app_config,
@@ -322,16 +321,7 @@ def main():
             group_id = normalize_app_id(raw)
         except ValueError as exc:
             module.fail_json(msg="id: %s" % exc)
-    runner = None
-    try:
-        client = MarathonClient.from_module(module)
-        runner = GroupRunner(module, client, group_id)
-        result = runner.run()
-    except MarathonError as err:
-        failed = dict(runner.result) if runner else {}
-        failed.update(err.fail_kwargs())
-        module.fail_json(**failed)
-    module.exit_json(**result)
+    run_and_exit(module, GroupRunner, group_id)
 
 
 if __name__ == "__main__":
