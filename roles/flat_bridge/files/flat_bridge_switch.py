@@ -1,10 +1,12 @@
 # Switches a host's network to the configuration the flat_bridge role staged, without ever cutting it off.
 #
-#   python3 flat_bridge_switch.py apply   STATE_DIR   install the staged networkd files in one step, check that
+#   python3 flat_bridge_switch.py apply   STATE_DIR   install the staged network files in one step, check that
 #                                                     the check targets answer; restore at once when they do not
 #   python3 flat_bridge_switch.py confirm STATE_DIR   keep the change (run by Ansible over a new connection)
 #   python3 flat_bridge_switch.py rollback STATE_DIR  restore the configuration from before the last apply
 #
+# The files are systemd-networkd's (backend "networkd", applied by restarting it) or ifupdown2's (backend
+# "ifupdown2", one file in /etc/network/interfaces.d, applied by "ifreload -a").
 # Before it changes anything, apply saves the live files and the addresses and routes of the uplink and the
 # bridge, and arms a transient systemd timer that runs "rollback" after rollback_timeout seconds. Only
 # "confirm" disarms it: if the change cuts the controller off, or this process dies half-way, the host restores
@@ -65,6 +67,25 @@ def snapshot_link(name):
     return {"exists": True, "master": link.get("master"), "addresses": addresses, "routes": routes}
 
 
+def address_key(address):
+    return "%s/%s" % (address["local"], address["prefixlen"])
+
+
+def address_add_args(name, address):
+    """ip arguments that put one saved address (ip -json addr_info entry) back on a link."""
+    brd = ["broadcast", address["broadcast"]] if "broadcast" in address else []
+    return ["ip", "addr", "add", address_key(address)] + brd + ["dev", name]
+
+
+def route_replace_args(name, route):
+    """ip arguments that put one saved IPv4 route (ip -json route entry) back on a link."""
+    args = ["ip", "-4", "route", "replace", route["dst"]]
+    for key, word in (("gateway", "via"), ("metric", "metric"), ("protocol", "proto"), ("scope", "scope"), ("prefsrc", "src")):
+        if key in route:
+            args += [word, str(route[key])]
+    return args + ["dev", name]
+
+
 def restore_link(name, saved):
     """Make a link carry exactly the saved global addresses and at least the saved IPv4 routes."""
     if not saved.get("exists") or not link_exists(name):
@@ -72,25 +93,18 @@ def restore_link(name, saved):
     if not saved.get("master"):
         run("ip", "link", "set", "dev", name, "nomaster", check=False)
     run("ip", "link", "set", "dev", name, "up", check=False)
-    wanted = {"%s/%s" % (a["local"], a["prefixlen"]): a for a in saved["addresses"]}
+    wanted = {address_key(a): a for a in saved["addresses"]}
     present = set()
     for address in snapshot_link(name)["addresses"]:
-        key = "%s/%s" % (address["local"], address["prefixlen"])
-        if wanted.get(key) == address:
-            present.add(key)
+        if wanted.get(address_key(address)) == address:
+            present.add(address_key(address))
         else:
-            run("ip", "addr", "del", key, "dev", name, check=False)
+            run("ip", "addr", "del", address_key(address), "dev", name, check=False)
     for key, address in sorted(wanted.items()):
         if key not in present:
-            brd = ["broadcast", address["broadcast"]] if "broadcast" in address else []
-            run(*(["ip", "addr", "add", key] + brd + ["dev", name]), check=False)
+            run(*address_add_args(name, address), check=False)
     for route in saved["routes"]:
-        args = ["ip", "-4", "route", "replace", route["dst"]]
-        for key, word in (("gateway", "via"), ("metric", "metric"), ("protocol", "proto"), ("scope", "scope"),
-                          ("prefsrc", "src")):
-            if key in route:
-                args += [word, str(route[key])]
-        run(*(args + ["dev", name]), check=False)
+        run(*route_replace_args(name, route), check=False)
 
 
 def unit_state(unit):
@@ -129,12 +143,11 @@ class Switch:
         installed = read_json(os.path.join(self.state_dir, "installed.json"), {"files": []})["files"]
         return sorted(set(installed) | set(os.listdir(self.staged_dir)))
 
-    def live_matches_staged(self):
+    def plan(self):
+        """The files apply would change: name -> new content, or None for a file to remove (no longer staged)."""
         staged = self.staged()
-        for name in self.managed_names():
-            if read_bytes(os.path.join(self.network_dir, name)) != staged.get(name):
-                return False
-        return True
+        return {name: staged.get(name) for name in self.managed_names()
+                if read_bytes(os.path.join(self.network_dir, name)) != staged.get(name)}
 
     def install(self, files):
         """files: name -> bytes, or None for 'must not exist'."""
@@ -162,10 +175,36 @@ class Switch:
             "--timer-property=AccuracySec=1s", "--description=flat_bridge: restore the network unless confirmed",
             sys.executable, os.path.abspath(__file__), "rollback", self.state_dir)
 
-    # networkd ----------------------------------------------------------------------------------------------
-    def restart_networkd(self):
-        run("systemctl", "enable", "systemd-networkd.service")
-        run("systemctl", "restart", "systemd-networkd.service")
+    # backend -----------------------------------------------------------------------------------------------
+    def backend(self):
+        return self.config.get("backend", "networkd")
+
+    def service(self):
+        return BACKEND_SERVICES[self.backend()]
+
+    def backend_ready(self):
+        # networking.service (ifupdown2) is a oneshot that ifreload does not start: only networkd must run.
+        return self.backend() != "networkd" or unit_state(self.service())["active"]
+
+    def reload_backend(self):
+        if self.backend() == "ifupdown2":
+            os.makedirs(IFUPDOWN2_RUN_DIR, exist_ok=True)  # its lock lives there; only networking.service creates it
+            run("ifreload", "-a")
+        else:
+            run("systemctl", "enable", "systemd-networkd.service")
+            run("systemctl", "restart", "systemd-networkd.service")
+
+    def restore_backend(self, was):
+        if self.backend() == "ifupdown2":
+            # Brings down what the restored files no longer declare (our bridge) and re-applies the rest.
+            run("ifreload", "-a", check=False)
+            return
+        if was["active"]:
+            run("systemctl", "restart", "systemd-networkd.service", check=False)
+        else:
+            run("systemctl", "stop", "systemd-networkd.service", "systemd-networkd.socket", check=False)
+        if not was["enabled"]:
+            run("systemctl", "disable", "systemd-networkd.service", check=False)
 
     def flush_uplink(self):
         uplink = self.config.get("uplink")
@@ -182,7 +221,11 @@ class Switch:
         if os.path.isdir(self.rollback_dir):
             # An earlier apply was neither confirmed nor restored yet (its process died): restore first.
             self.rollback("an unconfirmed earlier change was pending")
-        if self.live_matches_staged() and unit_state("systemd-networkd.service")["active"] and link_exists(self.config["bridge"]):
+        installed = read_json(os.path.join(self.state_dir, "installed.json"), {})
+        if installed.get("network_dir", self.network_dir) != self.network_dir:
+            raise RuntimeError("%s was installed into %s, another backend's directory; moving a bridge between backends is not "
+                               "supported: remove it (rollback or by hand) first" % (self.config["bridge"], installed["network_dir"]))
+        if not self.plan() and self.backend_ready() and link_exists(self.config["bridge"]):
             return {"changed": False, "msg": "the bridge's configuration is already in place"}
 
         os.makedirs(os.path.join(self.rollback_dir, "files"))
@@ -195,16 +238,21 @@ class Switch:
         write_json(os.path.join(self.rollback_dir, "snapshot.json"), {
             "managed": self.managed_names(),
             "saved": saved_files,
-            "networkd": unit_state("systemd-networkd.service"),
+            "service": unit_state(self.service()),
             "links": {name: snapshot_link(name) for name in self.links()},
             "time": time.time(),
         })
         self.arm()
 
         staged = self.staged()
-        self.install({name: staged.get(name) for name in self.managed_names()})
-        self.restart_networkd()
-        self.flush_uplink()
+        try:
+            self.install({name: staged.get(name) for name in self.managed_names()})
+            self.reload_backend()
+            self.flush_uplink()
+        except (RuntimeError, OSError) as error:
+            reason = "the change itself failed: %s" % error
+            self.rollback(reason)
+            raise RuntimeError("restored the previous network configuration: " + reason) from error
         ok, failed = reachable(self.config["check_targets"], self.config["check_timeout"])
         if not ok:
             reason = "%s did not answer within %ss after the change" % (", ".join(failed), self.config["check_timeout"])
@@ -220,7 +268,8 @@ class Switch:
                 raise RuntimeError("too late: the change was already restored (%s)" % last["reason"])
             return {"changed": False, "msg": "nothing awaits confirmation"}
         self.disarm()
-        write_json(os.path.join(self.state_dir, "installed.json"), {"files": sorted(os.listdir(self.staged_dir))})
+        write_json(os.path.join(self.state_dir, "installed.json"),
+                   {"files": sorted(os.listdir(self.staged_dir)), "network_dir": self.network_dir})
         shutil.rmtree(self.rollback_dir)
         return {"changed": True, "msg": "confirmed"}
 
@@ -239,13 +288,8 @@ class Switch:
         for name in self.config.get("extra_links", []):
             if not links.get(name, {}).get("exists"):
                 run("ip", "link", "del", "dev", name, check=False)
-        if snapshot["networkd"]["active"]:
-            run("systemctl", "restart", "systemd-networkd.service", check=False)
-        else:
-            run("systemctl", "stop", "systemd-networkd.service", "systemd-networkd.socket", check=False)
-        if not snapshot["networkd"]["enabled"]:
-            run("systemctl", "disable", "systemd-networkd.service", check=False)
-        # networkd (if it runs) has reapplied the old files; make the links carry what they had, in any case.
+        self.restore_backend(snapshot.get("service") or snapshot["networkd"])  # "networkd": written by older versions
+        # The backend has reapplied the old files; make the links carry what they had, in any case.
         for name, link in links.items():
             restore_link(name, link)
         write_json(os.path.join(self.state_dir, "last-rollback.json"), {"reason": reason, "time": time.time()})
@@ -255,19 +299,23 @@ class Switch:
         return {"changed": True, "msg": "restored the previous network configuration: " + reason}
 
 
+IFUPDOWN2_RUN_DIR = "/run/network"
+BACKEND_SERVICES = {"networkd": "systemd-networkd.service", "ifupdown2": "networking.service"}
+
+
 def main(argv):
     if len(argv) != 3 or argv[1] not in ("apply", "confirm", "rollback"):
         sys.stderr.write("usage: flat_bridge_switch.py apply|confirm|rollback STATE_DIR\n")
         return 64
-    switch = Switch(argv[2])
-    with open(os.path.join(argv[2], "lock"), "w", encoding="utf-8") as lock:
-        # One switch at a time: the timer's rollback waits for a running apply or confirm.
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
+    try:
+        switch = Switch(argv[2])
+        with open(os.path.join(argv[2], "lock"), "w", encoding="utf-8") as lock:
+            # One switch at a time: the timer's rollback waits for a running apply or confirm.
+            fcntl.flock(lock, fcntl.LOCK_EX)
             result = getattr(switch, argv[1])()
-        except RuntimeError as error:
-            print(json.dumps({"failed": True, "msg": str(error)}))
-            return 1
+    except RuntimeError as error:
+        print(json.dumps({"failed": True, "msg": str(error)}))
+        return 1
     print(json.dumps(result))
     return 0
 
