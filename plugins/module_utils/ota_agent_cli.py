@@ -10,7 +10,7 @@
     ota-agent manifest FILES... | bundle OUT.pyz | serve DIR   (the publisher's side)
 
 launch() is the installed entry point: it runs ROOT/agent/current (the agent of the last self-update) when
-that file is intact, else ROOT/agent/fallback, else this code."""
+that file is intact and not older than this code, else ROOT/agent/fallback likewise, else this code."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -24,12 +24,13 @@ import tempfile
 from .ota_engine import DEFAULT_ROOT, Engine
 from .ota_errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OtaError
 from .ota_manifest import make_manifest
-from .ota_selfupdate import bundle, intact_agent
+from .ota_selfupdate import bundle, launcher_choice
 
 __metaclass__ = type
 
 AGENT_VERSION = "1.0.0"
 DELEGATED = "OTA_AGENT_DELEGATED"  # set when the launcher handed over to agent/current or agent/fallback
+PREFER_INSTALLED = "OTA_AGENT_PREFER_INSTALLED"  # "1": run the installed agent even when a newer self-update exists
 
 
 def _out(text):
@@ -191,6 +192,7 @@ def main(argv=None, step_hook=None, chunk=None):
         else:
             result = engine.rollback()
         result["agent_version"] = AGENT_VERSION
+        result["agent_running"] = os.environ.get(DELEGATED) or "installed"  # current, fallback or installed
         _print_result(args, result)
         return EXIT_OK
     except OtaError as exc:
@@ -215,16 +217,16 @@ def _root_from_argv(argv):
 
 
 def launch(argv=None):
-    """Entry point of the installed agent: hand over to ROOT/agent/current, else fallback, when intact."""
+    """Entry point of the installed agent: hand over to ROOT/agent/current (else fallback) when it is intact and
+    not older than this code (ota_selfupdate.launcher_choice); OTA_AGENT_PREFER_INSTALLED=1 keeps this code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not os.environ.get(DELEGATED):
         agent_dir = os.path.join(_root_from_argv(argv), "agent")
-        for link in ("current", "fallback"):
+        link, notes = launcher_choice(agent_dir, AGENT_VERSION, os.environ.get(PREFER_INSTALLED) == "1")
+        for note in notes:
+            sys.stderr.write("ota-agent: %s\n" % note)
+        if link is not None:
             path = os.path.join(agent_dir, link)
-            if not intact_agent(path):
-                if os.path.lexists(path):
-                    sys.stderr.write("ota-agent: agent/%s is damaged, not using it\n" % link)
-                continue
             python = sys.executable or "python3"
             try:
                 os.execve(python, [python, "-S", path] + argv, dict(os.environ, **{DELEGATED: link}))

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 import base64
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +24,8 @@ from .ota_manifest import MANIFEST_MAX_BYTES
 __metaclass__ = type
 
 USER_AGENT = "ota-agent"
-BUFFERS = 4  # buffers of the threaded pump: peak memory is about BUFFERS * chunk
+BUFFERS = 8  # buffers of the download pipeline: its memory is BUFFERS * chunk (8 MiB)
+WRITEBACK = 64 * 1024 * 1024  # bytes written between two sync_file_range calls (start write-back early)
 
 
 def _file_path(url):
@@ -85,10 +87,10 @@ def open_program(url, offset, timeout, name):
 
 
 class Pump:
-    """Copies a stream to a file descriptor, hashing the same bytes, never holding more than a few chunks.
+    """Copies a stream to a file descriptor, hashing the same bytes, never holding more than BUFFERS chunks.
 
     on_write(label) is called after every write (a step boundary for the fault-injection tests); without it,
-    a reader thread overlaps the network with hashing and writing."""
+    a large download runs as a three-stage pipeline (Pipeline), so that receiving, hashing and writing overlap."""
 
     def __init__(self, name, url, size, hashers, chunk, on_write=None):
         self.name, self.url, self.size = name, url, size
@@ -100,80 +102,119 @@ class Pump:
         """Copy until the end of the stream; returns the file's total size (total = bytes already there)."""
         if self.on_write is not None or self.size - total < BUFFERS * self.chunk:
             return self._simple(stream, fd, total)
-        return self._threaded(stream, fd, total)
+        return Pipeline(self, stream, fd).run(total)
 
-    def _read_into(self, stream, view):
+    def read_into(self, stream, view):
+        """Fill view from stream (fewer bytes only at its end); network trouble is a NetworkError (resumable)."""
+        filled = 0
         try:
-            if hasattr(stream, "readinto"):
-                return stream.readinto(view)
-            block = stream.read(len(view))
-            view[:len(block)] = block
-            return len(block)
+            while filled < len(view):
+                got = stream.readinto(view[filled:])
+                if not got:
+                    break
+                filled += got
         except (OSError, ValueError, EOFError) as exc:
             raise NetworkError("programs (%s): the download from %s broke off: %s" % (self.name, self.url, exc))
         except Exception as exc:  # http.client.IncompleteRead and friends  # pylint: disable=broad-except
             raise NetworkError("programs (%s): the download from %s broke off: %r" % (self.name, self.url, exc))
+        return filled
 
-    def _consume(self, fd, view, total):
-        total += len(view)
+    def count(self, total, got):
+        """The new total after got more bytes; refuses a stream longer than the manifest's size."""
+        total += got
         if total > self.size:
             raise OtaError("programs (%s).size: %s sends more than the %d bytes the manifest says"
                            % (self.name, self.url, self.size))
-        for hasher in self.hashers:
-            hasher.update(view)
-        write_all(fd, view)
         return total
 
     def _simple(self, stream, fd, total):
         view = memoryview(bytearray(max(1, min(self.chunk, self.size - total))))
         while True:
-            got = self._read_into(stream, view)
+            got = self.read_into(stream, view)
             if not got:
                 return total
-            total = self._consume(fd, view[:got], total)
+            total = self.count(total, got)
+            for hasher in self.hashers:
+                hasher.update(view[:got])
+            write_all(fd, view[:got])
             if self.on_write is not None:
                 self.on_write("write %s" % self.name)
 
-    def _threaded(self, stream, fd, total):
-        import queue  # pylint: disable=import-outside-toplevel
-        free, full = queue.Queue(), queue.Queue()
+
+class Pipeline:
+    """receive -> hash -> write, one thread each (this one writes), over BUFFERS reused buffers.
+
+    hashlib and the system calls release the GIL on large buffers, so on two cores the md5 (the slowest stage)
+    runs beside the network and the disk instead of after them. Write-back is started every WRITEBACK bytes so
+    that the fsync before the rename has little left to do."""
+
+    def __init__(self, pump, stream, fd):
+        self.pump, self.stream, self.fd = pump, stream, fd
+        self.free, self.to_hash, self.to_write = queue.Queue(), queue.Queue(), queue.Queue()
+        self.stop = threading.Event()
+        self.errors = []
+
+    def run(self, total):
         for dummy in range(BUFFERS):
-            free.put(bytearray(self.chunk))
-        errors = []
-
-        def reader():
-            try:
-                while True:
-                    buf = free.get()
-                    if buf is None:
-                        return
-                    got = self._read_into(stream, memoryview(buf))
-                    full.put((buf, got))
-                    if not got:
-                        return
-            except Exception as exc:  # pylint: disable=broad-except
-                errors.append(exc)
-                full.put((None, 0))
-
-        thread = threading.Thread(target=reader, name="ota-download")
-        thread.daemon = True
-        thread.start()
-        synced = total
+            self.free.put(bytearray(self.pump.chunk))
+        threads = [threading.Thread(target=self._guard, args=(self._receive, total, self.to_hash), name="ota-receive"),
+                   threading.Thread(target=self._guard, args=(self._hash, None, self.to_write), name="ota-hash")]
+        for thread in threads:
+            thread.daemon = True
+            thread.start()
         try:
-            while True:
-                buf, got = full.get()
-                if buf is None:
-                    raise errors[0]
-                if not got:
-                    return total
-                total = self._consume(fd, memoryview(buf)[:got], total)
-                free.put(buf)
-                if total - synced >= 64 * self.chunk:  # start writeback early so that the final fsync is short
-                    start_writeback(fd, synced, total - synced)
-                    synced = total
+            return self._write(total)
         finally:
-            free.put(None)
-            thread.join(5)
+            self.stop.set()
+            self.free.put(None)
+            for thread in threads:
+                thread.join(5)
+
+    def _guard(self, stage, arg, out):
+        """Run a stage in its thread; an error goes to the writer (through out) with an end marker."""
+        try:
+            stage(arg)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.errors.append(exc)
+            out.put((None, 0))
+
+    def _receive(self, total):
+        while not self.stop.is_set():
+            buf = self.free.get()
+            if buf is None:
+                break
+            got = self.pump.read_into(self.stream, memoryview(buf))
+            total = self.pump.count(total, got)
+            self.to_hash.put((buf, got))
+            if not got:
+                return
+        self.to_hash.put((None, 0))
+
+    def _hash(self, dummy):
+        while True:
+            buf, got = self.to_hash.get()
+            if buf is not None and got:
+                view = memoryview(buf)[:got]
+                for hasher in self.pump.hashers:
+                    hasher.update(view)
+            self.to_write.put((buf, got))
+            if buf is None or not got:
+                return
+
+    def _write(self, total):
+        started = total
+        while True:
+            buf, got = self.to_write.get()
+            if buf is None:
+                raise self.errors[0] if self.errors else OtaError("programs (%s): download stopped" % self.pump.name)
+            if not got:
+                return total
+            write_all(self.fd, memoryview(buf)[:got])
+            self.free.put(buf)
+            total += got
+            if total - started >= WRITEBACK:
+                start_writeback(self.fd, started, total - started)
+                started = total
 
 
 def write_all(fd, data):

@@ -9,7 +9,12 @@ built by `ota-agent bundle` from these very ota_*.py files.
     ROOT/agent/fallback -> ota-agent-<md5>.pyz   the previous one, run when current is damaged
 
 A new agent must pass `--self-test` (a whole update cycle in a scratch directory) before it is staged for good,
-and again before current points at it; the old agent stays as the fallback."""
+and again before current points at it; the old agent stays as the fallback.
+
+Which agent runs (launcher_choice): the highest version among agent/current, agent/fallback and the copy the
+role (or a checkout) installed; on a tie the self-updated one. So re-running an older role never downgrades a
+device that updated itself, and a newer role is not shadowed by an old self-updated agent. An operator who
+wants the installed copy whatever its version says so (ota_device_agent_prefer_installed)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -29,6 +34,50 @@ AGENT_RE = re.compile(r"^ota-agent-([0-9a-f]{32})\.pyz\Z")
 PACKAGE = "ota_agent"  # the package name inside a bundle
 MAIN = "import sys\nfrom %s.ota_agent_cli import main\nsys.exit(main())\n" % PACKAGE
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same sources always give the same bytes (and md5)
+
+
+VERSION_RE = re.compile(r'(?m)^AGENT_VERSION = "([^"]*)"$')
+NUMBERS_RE = re.compile(r"^(\d+(?:\.\d+)*)")
+
+
+def version_key(version):
+    """A sortable key for an agent version ("1.10.0" > "1.9.2"; "1.1.0-rc1" == "1.1.0"); None when unreadable."""
+    match = NUMBERS_RE.match(version or "")
+    return tuple(int(n) for n in match.group(1).split(".")) if match else None
+
+
+def bundle_version(path):
+    """AGENT_VERSION inside the agent bundle at path, or None when it cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read(PACKAGE + "/ota_agent_cli.py").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return None
+    match = VERSION_RE.search(text)
+    return match.group(1) if match else None
+
+
+def launcher_choice(agent_dir, installed_version, prefer_installed=False):
+    """(link name or None for the installed copy, [messages]): which agent the launcher hands over to."""
+    notes = []
+    if prefer_installed:
+        return None, notes
+    installed = version_key(installed_version) or (0,)
+    for link in ("current", "fallback"):
+        path = os.path.join(agent_dir, link)
+        if not os.path.lexists(path):
+            continue
+        if not intact_agent(path):
+            notes.append("agent/%s is damaged, not using it" % link)
+            continue
+        version = bundle_version(path)
+        key = version_key(version)
+        if key is not None and key >= installed:
+            return link, notes
+        notes.append("agent/%s (%s) is older than the installed agent %s, running the installed one"
+                     % (link, version or "no readable version", installed_version))
+        return None, notes  # fallback is older still: the installed copy is the newest
+    return None, notes
 
 
 def link_md5(link):

@@ -153,12 +153,7 @@ def test_downgrade_refused_then_allowed(device):
 
 
 def test_disk_full_on_a_small_tmpfs(tmp_path):
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True,
-                      check=False).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with otakit.small_tmpfs(tmp_path / "small", "2m") as mnt:
         fw, root = tmp_path / "fw", mnt / "root"
         ok = otakit.make_release(fw, "1.0", 1, {"app": b"a" * 200000}, GOOD)
         assert agent(root, "-q", "apply", ok).returncode == 0
@@ -175,5 +170,3 @@ def test_disk_full_on_a_small_tmpfs(tmp_path):
         proc = agent(root, "apply", mid)
         assert proc.returncode in (0, 1), proc.stderr
         otakit.check_invariant(root, [("1.0", None), ("3.0", "1.0")])
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)

@@ -7,10 +7,13 @@ import json
 import os
 import pathlib
 import socket
+import subprocess
 import tempfile
 import threading
 import time
 import zipfile
+
+import pytest
 
 from ansible_collections.shepherd.fleet.plugins.module_utils import ota_engine, ota_manifest, ota_selfupdate, ota_serve
 
@@ -159,3 +162,16 @@ def fault_server(directory):
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@contextlib.contextmanager
+def small_tmpfs(folder, size):
+    """A tmpfs of size (e.g. "2m") mounted on folder (the disk-full tests); skips the test where mounting fails."""
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", str(folder)], capture_output=True,
+                      check=False).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
