@@ -5,10 +5,11 @@ Run on a Debian host that has dpkg-deb and gpg (the scenario runs it on one of i
     python3 build_repo.py --standins tests/standins --out /srv/standin-repo --suite bookworm
 
 It writes .deb files for ``aventer-mesos`` (the Mesos stand-in: mesos-master, mesos-agent, mesos-init-wrapper
-and the mesos-master and mesos-slave units, laid out like the real package) and ``marathon`` (the Marathon
-double with a marathon unit), an index (``dists/<suite>/main/binary-all/Packages``, ``Release``,
-``InRelease``) signed with a throwaway key generated here and never kept anywhere else, and the public key
-as ``key.asc`` at the repository's root. Every package says STAND-IN in its description.
+and the mesos-master and mesos-slave units, laid out like the real package, with the agent's docker
+containerizer) and ``marathon`` (the Marathon double, its Mesos framework side, its leader election and a
+marathon unit), an index (``dists/<suite>/main/binary-all/Packages``, ``Release``, ``InRelease``) signed
+with a throwaway key generated here and never kept anywhere else, and the public key as ``key.asc`` at the
+repository's root. Every package says STAND-IN in its description.
 """
 
 import argparse
@@ -178,6 +179,7 @@ def main(argv=None):
                       "python3", {
                           lib + "/mesos_standin.py": (os.path.abspath(os.path.join(mesos_src, "mesos_standin.py")), 0o644),
                           lib + "/zkclient.py": (os.path.abspath(os.path.join(mesos_src, "zkclient.py")), 0o644),
+                          lib + "/docker_tasks.py": (os.path.abspath(os.path.join(mesos_src, "docker_tasks.py")), 0o644),
                           "/usr/sbin/mesos-master": ("#!/bin/sh\nexec python3 %s/mesos_standin.py master \"$@\"\n" % lib, 0o755),
                           "/usr/sbin/mesos-agent": ("#!/bin/sh\nexec python3 %s/mesos_standin.py agent \"$@\"\n" % lib, 0o755),
                           "/usr/sbin/mesos-slave": ("#!/bin/sh\nexec python3 %s/mesos_standin.py agent \"$@\"\n" % lib, 0o755),
@@ -189,6 +191,12 @@ def main(argv=None):
     if os.path.exists(marathon_src):
         debs.append(build_deb(pool, "marathon", args.marathon_version, "Marathon", "python3", {
             "/usr/share/marathon/marathon_standin.py": (os.path.abspath(marathon_src), 0o644),
+            # the framework side (DOCKER apps' tasks on the Mesos stand-in), the leader election and their ZooKeeper client
+            "/usr/share/marathon/mesos_scheduler.py": (
+                os.path.abspath(os.path.join(os.path.dirname(marathon_src), "mesos_scheduler.py")), 0o644),
+            "/usr/share/marathon/election.py": (
+                os.path.abspath(os.path.join(os.path.dirname(marathon_src), "election.py")), 0o644),
+            "/usr/share/marathon/zkclient.py": (os.path.abspath(os.path.join(mesos_src, "zkclient.py")), 0o644),
             "/usr/share/marathon/bin/marathon": (MARATHON_LAUNCHER, 0o755),
             "/lib/systemd/system/marathon.service": (MARATHON_UNIT, 0o644),
         }))

@@ -17,7 +17,13 @@ mesos/marathon role tests use. It follows /work/shared/marathon-api/SEMANTICS.md
 * deployments that take ``--deploy-seconds`` and can be made to stick; tasks and health counts
   (``tasksHealthy`` is 0 for apps without health checks); groups; ``/v2/info``, ``/v2/leader``, ``/ping``;
 * HTTP basic auth (401 before routing, HTML body) and the DC/OS ``Authorization: token=...`` header;
-* a non-leader (``--leader-url``) that proxies to the leader, or answers 502 when there is no leader (``--no-leader``).
+* a non-leader (``--leader-url``) that proxies to the leader, or answers 502 when there is no leader (``--no-leader``);
+* tasks: simulated (host ``agent1.standin.invalid``), except when ``--master`` or MARATHON_MASTER names a Mesos
+  master: then the tasks of apps with ``container.type: DOCKER`` really run as Docker containers on the Mesos
+  stand-in's agents (mesos_scheduler.py; ``container.docker.image``, ``networks``/``container.docker.network``,
+  ``container.docker.parameters`` as ``--key=value`` (``volume-driver``, ``volume``, ``ip``, ``net``), ``env``,
+  ``labels``, ``cmd``/``args``, ``portMappings``, ``constraints``; health checks really run by the agent), and
+  host, ipAddresses, state and healthCheckResults come from there.
 
 Test-only endpoints live under ``/_test/`` (never part of Marathon's API, never counted, never authenticated):
 ``GET /_test/requests`` (the requests seen, for request counting), ``DELETE /_test/requests`` (reset),
@@ -40,6 +46,7 @@ import math
 import os
 import random
 import re
+import signal
 import ssl
 import sys
 import threading
@@ -49,6 +56,10 @@ import urllib.parse
 import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from election import Election  # noqa: E402  pylint: disable=wrong-import-position
+from mesos_scheduler import MesosScheduler, framework_id_for, is_docker_app  # noqa: E402  pylint: disable=wrong-import-position
 
 BANNER = "shepherd test stand-in, not Marathon"
 MARATHON_VERSION = "1.10.26"
@@ -225,6 +236,7 @@ class State:
         self.groups = {"/": {"dependencies": [], "version": timestamp()}}
         self.deployments = {}  # id -> Deployment
         self.tasks = {}  # app id -> [task]
+        self.on_mesos = False  # True: DOCKER apps' tasks run on the Mesos stand-in (mesos_scheduler.py)
         self.requests = []
         self.ports = set()
         self._last_ts = 0.0
@@ -239,8 +251,14 @@ class State:
     def tick(self):
         now = time.time()
         for dep in list(self.deployments.values()):
-            if not self.stick and dep.finish_at <= now:
+            if not self.stick and dep.finish_at <= now and not self.waiting_for_mesos(dep):
                 self.finish(dep)
+
+    def waiting_for_mesos(self, dep):
+        """A deployment that starts or scales tasks on Mesos lasts until those tasks run (as Marathon's)."""
+        return any(task.get("_mesos") and task["state"] != "TASK_RUNNING"
+                   for action, app_id in dep.actions if action in ("StartApplication", "ScaleApplication")
+                   for task in self.tasks.get(app_id, []))
 
     def finish(self, dep):
         self.deployments.pop(dep.id, None)
@@ -257,11 +275,20 @@ class State:
         while len(tasks) < app["instances"]:
             tasks.append(self.new_task(app))
         for task in tasks:
-            task["state"] = "TASK_RUNNING"
-            task["startedAt"] = task.get("startedAt") or self.now()
+            if not task.get("_mesos"):  # tasks on Mesos get their state from their agent
+                task["state"] = "TASK_RUNNING"
+                task["startedAt"] = task.get("startedAt") or self.now()
         self.tasks[app_id] = tasks
 
     def new_task(self, app):
+        if self.on_mesos and is_docker_app(app):  # a real container on a Mesos agent (mesos_scheduler.py)
+            return {
+                "id": "%s.instance-%s._app.1" % (app["id"].strip("/").replace("/", "_"), uuid.uuid4()),
+                "appId": app["id"], "host": "", "state": "TASK_STAGING", "ports": [],
+                "servicePorts": [p.get("port", 0) for p in app.get("portDefinitions", [])],
+                "slaveId": None, "stagedAt": self.now(), "startedAt": None, "version": app["version"],
+                "ipAddresses": [], "localVolumes": [], "role": app.get("role", self.mesos_role), "_mesos": True,
+            }
         ports = [random.randint(31000, 32000) for _pd in app.get("portDefinitions", [])]
         return {
             "id": "%s.instance-%s._app.1" % (app["id"].strip("/").replace("/", "_"), uuid.uuid4()),
@@ -273,7 +300,11 @@ class State:
         }
 
     def task_view(self, task, app):
-        out = {k: v for k, v in task.items() if v is not None}
+        out = {k: v for k, v in task.items() if v is not None and not k.startswith("_")}
+        if task.get("_mesos"):
+            if app.get("healthChecks") and task["state"] == "TASK_RUNNING":
+                out["healthCheckResults"] = [dict(result) for result in task.get("_health", [])]
+            return out
         if app.get("healthChecks") and task["state"] == "TASK_RUNNING":
             alive = app["id"] not in self.unhealthy
             result = {"alive": alive, "consecutiveFailures": 0 if alive else 3, "instanceId": task["id"]}
@@ -677,6 +708,8 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith("/v2/") and not self.standin.is_leader():
                 return self.proxy(method, raw)
             status, body, headers = self.route(method, path, query, raw)
+            if method not in ("GET", "HEAD") and status < 400:
+                self.standin.persist()  # the change survives a failover before it is acknowledged
             if isinstance(body, str):
                 content_type = headers.pop("Content-Type", "text/plain; charset=utf-8")
                 self.send(status, text=body, headers=headers, content_type=content_type)
@@ -1104,8 +1137,9 @@ class MarathonStandin:
     def __init__(self, host="127.0.0.1", port=0, hostname=None, zk="zk://localhost:2181/marathon",
                  master="zk://localhost:2181/mesos", leader_url=None, no_leader=False, deploy_seconds=1.0,
                  username=None, password=None, token=None, prefix="", mesos_role="*",
-                 marathon_version=MARATHON_VERSION, tls_cert=None, tls_key=None):
+                 marathon_version=MARATHON_VERSION, tls_cert=None, tls_key=None, run_on_mesos=False, elect=False):
         self.state = State(deploy_seconds=deploy_seconds, mesos_role=mesos_role)
+        self.state.on_mesos = run_on_mesos
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.scheme = "http"
         if tls_cert:  # HTTPS with a PEM certificate (and key), like Marathon's --https_port
@@ -1123,7 +1157,9 @@ class MarathonStandin:
         self.username, self.password, self.token = username, password, token
         self.prefix = prefix.rstrip("/")
         self.marathon_version = marathon_version
-        self.framework_id = "%s-0000" % uuid.uuid4()
+        self.framework_id = framework_id_for(zk)
+        self.scheduler = None
+        self.election = Election(self, zk) if elect else None
         self._abdicated_until = 0.0
         self._thread = None
 
@@ -1145,7 +1181,18 @@ class MarathonStandin:
         raise ApiError(404, {"message": "There is no leader"})
 
     def abdicate(self):
+        if self.election is not None:
+            self.election.abdicate()
+            return
         self._abdicated_until = time.time() + 1.0
+
+    def persist(self):
+        """After a change: the elected leader writes its state to ZooKeeper for the next leader."""
+        if self.election is not None and self.election.leading:
+            try:
+                self.election.save()
+            except Exception as exc:  # pylint: disable=broad-except  # the election loop retries every second
+                LOG.info("could not write the state to ZooKeeper yet: %s", exc)
 
     def info(self):
         return {
@@ -1168,12 +1215,25 @@ class MarathonStandin:
         }
 
     def start(self):
+        self.start_background()
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="marathon-standin", daemon=True)
         self._thread.start()
         return self
 
+    def start_background(self):
+        """The leader election (with elect) and the framework loop that runs DOCKER apps on Mesos (with
+        run_on_mesos)."""
+        if self.election is not None and not self.election.stopping.is_set() and self.election.client is None:
+            self.election.start()
+        if self.state.on_mesos and self.scheduler is None:
+            self.scheduler = MesosScheduler(self, self.master).start()
+
     def stop(self):
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.election is not None:
+            self.election.stop()
         self.server.shutdown()
         self.server.server_close()
 
@@ -1186,7 +1246,8 @@ def _env_default(name, default=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="marathon_standin.py",
-        description="Marathon REST API v2 stand-in (%s). Imitates Marathon %s for tests; it runs no tasks. "
+        description="Marathon REST API v2 stand-in (%s). Imitates Marathon %s for tests; with --master it runs "
+                    "DOCKER apps' tasks on the Mesos stand-in, otherwise it simulates tasks. "
                     "Flags with underscores are Marathon's own names; MARATHON_<FLAG> environment variables are read "
                     "as Marathon reads them." % (BANNER, MARATHON_VERSION))
     parser.add_argument("--port", "--http_port", dest="port", type=int, default=int(_env_default("http_port", 8080)),
@@ -1198,7 +1259,7 @@ def main(argv=None):
     parser.add_argument("--zk", default=_env_default("zk", "zk://localhost:2181/marathon"),
                         help="reported as zookeeper_config.zk")
     parser.add_argument("--master", default=_env_default("master", "zk://localhost:2181/mesos"),
-                        help="reported as marathon_config.master")
+                        help="the Mesos master (zk://.../mesos or host:port); given, DOCKER apps run there")
     parser.add_argument("--leader-url", default=None, help="be a non-leader that proxies /v2/ to this leader")
     parser.add_argument("--no-leader", action="store_true", help="be a non-leader with no leader: /v2/ gives 502")
     parser.add_argument("--deploy-seconds", type=float, default=1.0, help="how long each deployment takes")
@@ -1214,6 +1275,12 @@ def main(argv=None):
     parser.add_argument("--tls-cert", default=None, help="serve HTTPS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert (if not in the same file)")
     args = parser.parse_args(argv)
+    # Tasks run on Mesos only when a master was named (flag or MARATHON_MASTER), never with the default.
+    argv_seen = sys.argv[1:] if argv is None else argv
+    run_on_mesos = "MARATHON_MASTER" in os.environ or any(a.startswith("--master") for a in argv_seen)
+    # Instances elect their leader through ZooKeeper when --zk (or MARATHON_ZK) is given and no fixed role is.
+    elect = ("MARATHON_ZK" in os.environ or any(a.startswith("--zk") for a in argv_seen)) and not (
+        args.leader_url or args.no_leader)
     if args.http_credentials and args.username is None:
         if ":" not in args.http_credentials:
             parser.error("--http_credentials must be USER:PASSWORD")
@@ -1227,14 +1294,22 @@ def main(argv=None):
                               deploy_seconds=args.deploy_seconds, username=args.username,
                               password=args.password, token=args.token, prefix=args.prefix,
                               mesos_role=args.mesos_role, marathon_version=args.marathon_version,
-                              tls_cert=args.tls_cert, tls_key=args.tls_key)
-    LOG.info("listening on %s:%d (leader: %s)", args.bind, standin.port,
-             "self" if standin.is_leader() else (args.leader_url or "none"))
+                              tls_cert=args.tls_cert, tls_key=args.tls_key, run_on_mesos=run_on_mesos,
+                              elect=elect)
+    # A clean stop leaves the leader latch at once, as Marathon's shutdown does, so another instance leads.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    standin.start_background()
+    LOG.info("listening on %s:%d (leader: %s); DOCKER apps run %s", args.bind, standin.port,
+             "self" if standin.is_leader() else (args.leader_url or "none"),
+             ("on the Mesos master " + args.master) if run_on_mesos else "simulated (no --master given)")
     print("port %d" % standin.port, flush=True)
     try:
         standin.server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        if standin.election is not None:
+            standin.election.stop()
     return 0
 
 

@@ -13,7 +13,9 @@ against:
 * ``agent``: ``--master`` (``zk://``, ``file://`` or ``host:port``), ``--work_dir`` (required), ``--resources``,
   ``--attributes``, ``--containerizers``, ``--credential``; checkpoints its agent id under the work_dir so a
   restarted agent comes back as the same agent; registers with the leading master and re-registers every
-  two seconds (stand-in endpoint ``POST /standin/register``; real agents use libprocess messages).
+  two seconds, reporting its tasks (real agents use libprocess messages). With ``docker`` among its
+  containerizers it runs tasks as Docker containers exactly as Mesos' docker containerizer names and
+  configures them (docker_tasks.py), checkpointed so they survive an agent restart.
 * ``init-wrapper master|slave``: the packages' wrapper that turns ``/etc/mesos/zk``, ``/etc/mesos-master/*``
   and ``/etc/mesos-slave/*`` into flags (a file ``NAME`` gives ``--NAME=<content>``, a file ``?NAME`` gives
   ``--NAME``) and runs the daemon.
@@ -21,11 +23,30 @@ against:
 HTTP: masters answer ``/master/health``, ``/master/state`` (and ``state.json``), ``/master/redirect``,
 ``/version``, ``/metrics/snapshot``, ``/health``; agents ``/state``, ``/slave(1)/state``, ``/version``,
 ``/metrics/snapshot``, ``/health``. Every log line and ``/version`` says STAND-IN.
+
+Stand-in-only protocol (plain JSON over HTTP under ``/_standin/``; NOT part of any Mesos API, which uses
+libprocess messages and the scheduler API instead). The Marathon double is the framework:
+
+* master ``POST /_standin/launch`` ``{"framework_id", "task": TASK}``: the leading master places the task on an
+  active agent with ``docker`` among its containerizers, enough free cpus/mem/disk/ports and matching
+  ``constraints`` (Marathon's ``[field, operator, value]``: hostname or attributes; UNIQUE, CLUSTER, GROUP_BY,
+  LIKE, UNLIKE, MAX_PER, IS) and asks that agent to run it. 200 ``{"agent_id", "hostname", "ports"}``;
+  409 when no agent fits (the framework retries, as it would wait for offers) or when not leading.
+  TASK: ``id``, ``app_id``, ``app_version``, ``image``, ``cpus``, ``mem``, ``disk``, ``cmd`` or ``args``, ``env``,
+  ``labels``, ``networks`` (Marathon's), ``parameters`` (``[{key, value}]``), ``volumes``, ``port_mappings``,
+  ``host_ports`` (requested host ports, 0 = any), ``constraints``, ``health_checks``.
+* master ``POST /_standin/kill`` ``{"task_id", "grace"}``: kills a task on its agent.
+* master ``GET /_standin/tasks``: every task the agents report: ``id``, ``framework_id``, ``app_id``, ``state``
+  (TASK_STAGING/STARTING/RUNNING/FINISHED/FAILED/KILLED/LOST), ``agent_id``, ``hostname``, ``ip_addresses``,
+  ``ports``, ``container``, ``health`` (Marathon-shaped healthCheckResults), ``message``.
+* agent ``POST /_standin/run`` TASK (with ``host`` and ``ports`` filled in) and ``POST /_standin/kill``;
+  agent to master ``POST /_standin/register`` (its resources, attributes, containerizers and tasks).
 """
 
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -37,6 +58,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import docker_tasks  # noqa: E402  pylint: disable=wrong-import-position
 import zkclient  # noqa: E402  pylint: disable=wrong-import-position
 
 MESOS_VERSION = "1.11.0"
@@ -173,21 +195,112 @@ def address_of(flags):
     return hostname, ip
 
 
+def port_ranges(text):
+    """'[31000-31002, 32000-32000]' -> [(31000, 31002), (32000, 32000)]."""
+    return [(int(a), int(b)) for a, b in re.findall(r"(\d+)\s*-\s*(\d+)", str(text or ""))]
+
+
+def post_json(url, payload, timeout=10):
+    request = urllib.request.Request(url, data=json.dumps(payload).encode("utf-8"),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        data = response.read()
+    return json.loads(data.decode("utf-8")) if data else None
+
+
+# -- placement (the stand-in's allocator plus Marathon's constraint matching) ------------------------------
+def field_value(agent, field):
+    if field == "hostname":
+        return agent["hostname"]
+    value = agent.get("attributes", {}).get(field)
+    return None if value is None else str(value)
+
+
+def constraint_ok(constraint, agent, agents, app_tasks):
+    """Marathon's constraint semantics for one agent, given the live tasks of the same app."""
+    field, operator = constraint[0], constraint[1]
+    param = constraint[2] if len(constraint) > 2 else None
+    value = field_value(agent, field)
+    by_agent = {a["id"]: a for a in agents}
+    used = [field_value(by_agent[t["agent_id"]], field) for t in app_tasks if t.get("agent_id") in by_agent]
+    if operator == "UNLIKE":
+        return value is None or not re.fullmatch(param or "", value)
+    if value is None:
+        return False
+    if operator == "UNIQUE":
+        return value not in used
+    if operator in ("CLUSTER", "IS"):
+        return value == param if param else all(u == value for u in used)
+    if operator == "LIKE":
+        return bool(re.fullmatch(param or "", value))
+    if operator == "MAX_PER":
+        return used.count(value) < int(param)
+    if operator == "GROUP_BY":
+        values = {field_value(a, field) for a in agents} - {None}
+        return used.count(value) <= min(used.count(v) for v in values)
+    return False
+
+
+def place(task, agents, tasks):
+    """(agent, host ports) for ``task`` among ``agents`` given the live ``tasks``, or (None, reason)."""
+    live = [t for t in tasks if t.get("state") not in docker_tasks.TERMINAL]
+    app_tasks = [t for t in live if t.get("app_id") == task.get("app_id")]
+    reasons = []
+    candidates = []
+    for agent in sorted(agents, key=lambda a: a["hostname"]):
+        on_agent = [t for t in live if t.get("agent_id") == agent["id"]]
+        if not agent.get("active", True) or "docker" not in agent.get("containerizers", []):
+            reasons.append("%s: no docker containerizer" % agent["hostname"])
+            continue
+        short = [name for name in ("cpus", "mem", "disk") if float(task.get(name) or 0) >
+                 float(agent["resources"].get(name, 0)) - sum(float(t.get(name) or 0) for t in on_agent) + 1e-9]
+        if short:
+            reasons.append("%s: not enough %s" % (agent["hostname"], ",".join(short)))
+            continue
+        failed = [c for c in task.get("constraints", []) if not constraint_ok(c, agent, agents, app_tasks)]
+        if failed:
+            reasons.append("%s: constraint %s" % (agent["hostname"], failed[0]))
+            continue
+        ports = pick_ports(task.get("host_ports", []), agent["resources"].get("ports"),
+                           {p for t in on_agent for p in t.get("ports", []) if p})
+        if ports is None:
+            reasons.append("%s: not enough ports" % agent["hostname"])
+            continue
+        candidates.append((len(on_agent), agent, ports))
+    if not candidates:
+        return None, "; ".join(reasons) or "no agent registered"
+    _count, agent, ports = min(candidates, key=lambda c: c[0])
+    return agent, ports
+
+
+def pick_ports(wanted, ranges_text, used):
+    """Host ports from the agent's ranges, one per entry of ``wanted``: the requested port, the lowest free
+    one for 0, none (None) for None (a container port published on no host port). None when short."""
+    ranges = port_ranges(ranges_text)
+
+    def offered(port):
+        return any(a <= port <= b for a, b in ranges) and port not in used
+
+    fixed = [port for port in wanted if port]
+    if len(set(fixed)) != len(fixed) or not all(offered(port) for port in fixed):
+        return None
+    free = (p for a, b in ranges for p in range(a, b + 1) if offered(p) and p not in fixed)
+    result = []
+    for port in wanted:
+        if port is None or port:
+            result.append(port)
+            continue
+        pick = next(free, None)
+        if pick is None:
+            return None
+        result.append(pick)
+    return result
+
+
 def leader_from_zk(client, path):
     """(node name, MasterInfo) of the lowest json.info_ node under path, or (None, None)."""
-    try:
-        children = sorted(c for c in client.get_children(path) if c.startswith(LEADER_PREFIX))
-    except zkclient.ZooKeeperError as exc:
-        if exc.code == zkclient.ERR_NO_NODE:
-            return None, None
-        raise
-    for child in children:
-        try:
-            return child, json.loads(client.get_data(path + "/" + child).decode("utf-8"))
-        except zkclient.ZooKeeperError as exc:
-            if exc.code != zkclient.ERR_NO_NODE:
-                raise
-    return None, None
+    node, data = zkclient.lowest_child(client, path, LEADER_PREFIX)
+    return node, (json.loads(data.decode("utf-8")) if node else None)
 
 
 # -- HTTP --------------------------------------------------------------------------------------------------
@@ -244,7 +357,20 @@ def version_info():
 
 
 # -- master ------------------------------------------------------------------------------------------------
-class Master:
+class Daemon:  # pylint: disable=too-few-public-methods
+    """What master and agent share: stopping (tests run them in-process; the packages' units just kill them)."""
+
+    stopping = None
+    server = None
+
+    def stop(self):
+        self.stopping.set()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+class Master(Daemon):
     """A mesos-master stand-in: leader election through ZooKeeper, agent registry, state endpoints."""
 
     def __init__(self, flags):
@@ -259,7 +385,10 @@ class Master:
         self.leader = None
         self.elected_time = None
         self.agents = {}
+        self.tasks = {}  # task id -> the latest status (agent reports, or the launch until the agent reports)
         self.lock = threading.Lock()
+        self.stopping = threading.Event()  # set by stop() (tests run the daemons in-process)
+        self.server = None
         self.credentials = self._load_credentials()
         self.zk_url = read_value(flags["zk"]) if flags.get("zk") else None
 
@@ -302,14 +431,14 @@ class Master:
     def run(self):
         if self.flags.get("work_dir"):
             os.makedirs(self.flags["work_dir"], exist_ok=True)
-        serve(self, self.flags.get("ip"), self.port)
+        self.server = serve(self, self.flags.get("ip"), self.port)
         log("mesos-master", "listening on %s:%d as %s (cluster %r)" % (self.ip, self.port, self.pid,
                                                                        self.flags.get("cluster", "")))
         if not self.zk_url:
             self.leader, self.elected_time = self.info, time.time()
             log("mesos-master", "no --zk: this standalone master leads")
-            while True:
-                time.sleep(3600)
+            self.stopping.wait()
+            return
         hosts, path = zkclient.parse_zk_url(self.zk_url)
         timeout = parse_duration(self.flags.get("zk_session_timeout", "10secs"))
         while True:
@@ -360,7 +489,10 @@ class Master:
             ("GET", "/state"): self.state,
             ("GET", "/master/redirect"): self.redirect,
             ("GET", "/metrics/snapshot"): self.metrics,
-            ("POST", "/standin/register"): self.register,
+            ("POST", "/_standin/register"): self.register,
+            ("POST", "/_standin/launch"): self.launch,
+            ("POST", "/_standin/kill"): self.kill,
+            ("GET", "/_standin/tasks"): self.task_list,
         }
 
     def _active_agents(self):
@@ -379,8 +511,14 @@ class Master:
             "activated_slaves": len([a for a in agents if a["active"]]),
             "deactivated_slaves": len([a for a in agents if not a["active"]]),
             "slaves": [{key: value for key, value in agent.items() if key != "last_seen"} for agent in agents],
-            "frameworks": [], "flags": self.flags,
+            "frameworks": self._frameworks() if self.is_leader() else [], "flags": self.flags,
         }, None
+
+    def _frameworks(self):
+        with self.lock:
+            tasks = [dict(task) for task in self.tasks.values()]
+        ids = sorted({t.get("framework_id") or "" for t in tasks})
+        return [{"id": fid, "tasks": [t for t in tasks if (t.get("framework_id") or "") == fid]} for fid in ids]
 
     def redirect(self, _body):
         leader = self.leader or {}
@@ -410,7 +548,9 @@ class Master:
                 return 401, {"message": "authentication failed"}, None
         agent.pop("principal", None)
         agent.pop("secret", None)
+        reported = agent.pop("tasks", [])
         with self.lock:
+            self._merge_tasks(agent, reported)
             known = agent["id"] in self.agents
             agent["last_seen"] = time.time()
             agent["registered_time"] = self.agents.get(agent["id"], {}).get("registered_time", time.time())
@@ -420,9 +560,77 @@ class Master:
                 agent["id"], agent["pid"], agent["resources"], agent["attributes"]))
         return 200, {"id": agent["id"]}, None
 
+    def _merge_tasks(self, agent, reported):
+        """An agent's report replaces what the master knew of that agent's tasks (launches not yet reported
+        stay a while: the agent starts them in the background)."""
+        now = time.time()
+        ids = set()
+        for task in reported:
+            ids.add(task["id"])
+            self.tasks[task["id"]] = dict(task, agent_id=agent["id"], hostname=agent["hostname"])
+        for task_id, task in list(self.tasks.items()):
+            if task.get("agent_id") == agent["id"] and task_id not in ids and now - task.get("launched", 0) > 30:
+                del self.tasks[task_id]
+
+    def launch(self, body):
+        """Stand-in protocol: place a framework's task on an agent and have the agent run it."""
+        if not self.is_leader():
+            return 409, {"message": "not the leading master"}, None
+        request = json.loads(body.decode("utf-8"))
+        task = dict(request["task"], framework_id=request.get("framework_id"))
+        agents = self._active_agents()
+        with self.lock:
+            if task["id"] in self.tasks:
+                known = self.tasks[task["id"]]
+                return 200, {"agent_id": known["agent_id"], "hostname": known["hostname"],
+                             "ports": known.get("ports", [])}, None
+            agent, ports = place(task, [a for a in agents if a["active"]], list(self.tasks.values()))
+            if agent is None:
+                log("mesos-master", "no agent for task %s: %s" % (task["id"], ports))
+                return 409, {"message": "no agent fits task %s: %s" % (task["id"], ports)}, None
+            task.update(host=agent["hostname"], ports=ports)
+            self.tasks[task["id"]] = {
+                "id": task["id"], "framework_id": task["framework_id"], "app_id": task.get("app_id"),
+                "state": "TASK_STAGING", "agent_id": agent["id"], "hostname": agent["hostname"], "ports": ports,
+                "cpus": task.get("cpus", 0), "mem": task.get("mem", 0), "disk": task.get("disk", 0),
+                "ip_addresses": [], "health": [], "message": "", "launched": time.time()}
+        try:
+            post_json("http://%s:%d/_standin/run" % (agent["hostname"], agent["port"]), task, timeout=30)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            with self.lock:
+                self.tasks.pop(task["id"], None)
+            return 503, {"message": "agent %s did not take task %s: %s" % (agent["hostname"], task["id"], exc)}, None
+        log("mesos-master", "launched task %s of %s on agent %s (ports %s)" % (
+            task["id"], task.get("app_id"), agent["hostname"], ports))
+        return 200, {"agent_id": agent["id"], "hostname": agent["hostname"], "ports": ports}, None
+
+    def kill(self, body):
+        """Stand-in protocol: kill a task on the agent that runs it."""
+        if not self.is_leader():
+            return 409, {"message": "not the leading master"}, None
+        request = json.loads(body.decode("utf-8"))
+        with self.lock:
+            task = dict(self.tasks.get(request["task_id"]) or {})
+            agent = self.agents.get(task.get("agent_id"))
+        if not task or agent is None:
+            return 404, {"message": "unknown task %s" % request["task_id"]}, None
+        try:
+            post_json("http://%s:%d/_standin/kill" % (agent["hostname"], agent["port"]),
+                      {"task_id": task["id"], "grace": request.get("grace", 3)})
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return 503, {"message": "agent %s did not kill task %s: %s" % (agent["hostname"], task["id"], exc)}, None
+        log("mesos-master", "killing task %s on agent %s" % (task["id"], agent["hostname"]))
+        return 200, {"task_id": task["id"]}, None
+
+    def task_list(self, _body):
+        if not self.is_leader():
+            return 409, {"message": "not the leading master"}, None
+        with self.lock:
+            return 200, {"tasks": [dict(task) for task in self.tasks.values()]}, None
+
 
 # -- agent -------------------------------------------------------------------------------------------------
-class Agent:
+class Agent(Daemon):
     """A mesos-agent stand-in: finds the leading master and keeps itself registered there."""
 
     def __init__(self, flags):
@@ -439,6 +647,12 @@ class Agent:
         self.master = None
         self.registered = False
         self.credential = self._load_credential()
+        self.stopping = threading.Event()  # set by stop() (tests run the daemons in-process)
+        self.server = None
+        self.docker = None
+        if "docker" in self.containerizers:
+            self.docker = docker_tasks.DockerTasks(flags["work_dir"], flags.get("docker", "docker"), self.ip,
+                                                   log=lambda message: log("mesos-agent", message))
 
     @staticmethod
     def validate(flags):
@@ -493,8 +707,19 @@ class Agent:
             return {"hostname": host, "port": int(port or 5050)}
         return leader_from_zk(client, path)[1]
 
+    def _watch_tasks(self):
+        while True:
+            try:
+                self.docker.poll()
+            except Exception as exc:  # pylint: disable=broad-except  # keep watching whatever one poll hit
+                log("mesos-agent", "polling the tasks' containers failed: %s" % exc)
+            if self.stopping.wait(1):
+                return
+
     def run(self):
-        serve(self, self.flags.get("ip"), self.port)
+        self.server = serve(self, self.flags.get("ip"), self.port)
+        if self.docker is not None:
+            threading.Thread(target=self._watch_tasks, name="tasks", daemon=True).start()
         log("mesos-agent", "listening on %s:%d as %s; resources %s; attributes %s; containerizers %s" % (
             self.ip, self.port, self.pid, self.resources, self.attributes, ",".join(self.containerizers)))
         client, path = None, None
@@ -515,23 +740,22 @@ class Agent:
             self.master = master
             if master:
                 self._register(master)
-            time.sleep(2)
+            if self.stopping.wait(2):
+                return
 
     def _register(self, master):
         body = {"id": self.id, "pid": self.pid, "hostname": self.hostname, "port": self.port,
-                "resources": self.resources, "attributes": self.attributes, "version": MESOS_VERSION}
+                "resources": self.resources, "attributes": self.attributes, "version": MESOS_VERSION,
+                "containerizers": self.containerizers, "tasks": self.docker.report() if self.docker else []}
         if self.credential:
             body["principal"], body["secret"] = self.credential
-        url = "http://%s:%d/standin/register" % (master.get("hostname"), master.get("port"))
-        request = urllib.request.Request(url, data=json.dumps(body).encode("utf-8"),
-                                         headers={"Content-Type": "application/json"})
+        url = "http://%s:%d/_standin/register" % (master.get("hostname"), master.get("port"))
         try:
-            with urllib.request.urlopen(request, timeout=5):
-                pass
+            post_json(url, body, timeout=5)
             if not self.registered:
                 log("mesos-agent", "registered with master %s as %s" % (master.get("pid"), self.id))
             self.registered = True
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:
             if self.registered:
                 log("mesos-agent", "lost the master %s: %s" % (master.get("pid"), exc))
             self.registered = False
@@ -548,14 +772,29 @@ class Agent:
             ("GET", "/metrics/snapshot"): lambda body: (200, {
                 "slave/registered": 1.0 if self.registered else 0.0,
                 "slave/uptime_secs": time.time() - self.started}, None),
+            ("POST", "/_standin/run"): self.run_task,
+            ("POST", "/_standin/kill"): self.kill_task,
         }
+
+    def run_task(self, body):
+        if self.docker is None:
+            return 400, {"message": "this agent has no docker containerizer"}, None
+        task = self.docker.launch(json.loads(body.decode("utf-8")))
+        return 202, {"id": task["id"], "state": task["state"]}, None
+
+    def kill_task(self, body):
+        request = json.loads(body.decode("utf-8"))
+        if self.docker is None or not self.docker.kill(request["task_id"], int(request.get("grace", 3))):
+            return 404, {"message": "unknown task %s" % request["task_id"]}, None
+        return 200, {"task_id": request["task_id"]}, None
 
     def state(self, _body):
         return 200, {
             "version": MESOS_VERSION, "build_user": STANDIN, "id": self.id, "pid": self.pid,
             "hostname": self.hostname, "resources": self.resources, "attributes": self.attributes,
             "master_hostname": (self.master or {}).get("hostname"), "registered": self.registered,
-            "start_time": self.started, "flags": self.flags, "frameworks": [],
+            "start_time": self.started, "flags": self.flags,
+            "frameworks": [{"tasks": self.docker.report()}] if self.docker else [],
         }, None
 
 

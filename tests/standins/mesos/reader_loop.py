@@ -3,8 +3,12 @@
 Runs until --seconds pass or the file --stop exists; every --interval it makes two requests, counting the
 failed ones: read the leading master's node through one ZooKeeper session (as Mesos clients do; the session
 may move to another server, as real clients' sessions do), and GET /master/state from the leading master,
-which must name a leader. Prints and writes (--out) a JSON summary: requests, failed, errors.
+which must name a leader. With --marathon-app URL (credentials in $READER_MARATHON_AUTH as user:password) a
+third request reads that Marathon app, which must have all its instances running. Prints and writes (--out)
+a JSON summary: requests, failed, errors.
 """
+
+import base64
 
 import argparse
 import json
@@ -20,10 +24,22 @@ LEADER_PREFIX = "json.info_"
 
 
 def read_leader(client, path):
-    children = sorted(c for c in client.get_children(path) if c.startswith(LEADER_PREFIX))
-    if not children:
+    node, data = zkclient.lowest_child(client, path, LEADER_PREFIX)
+    if not node:
         raise RuntimeError("no master in %s" % path)
-    return json.loads(client.get_data(path + "/" + children[0]).decode("utf-8"))
+    return json.loads(data.decode("utf-8"))
+
+
+def read_app(url):
+    """The app must answer and have every instance running."""
+    request = urllib.request.Request(url)
+    auth = os.environ.get("READER_MARATHON_AUTH")
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii"))
+    with urllib.request.urlopen(request, timeout=5) as response:
+        app = json.load(response)["app"]
+    if app["tasksRunning"] < app["instances"]:
+        raise RuntimeError("%s: %d of %d instances running" % (app["id"], app["tasksRunning"], app["instances"]))
 
 
 def main(argv=None):
@@ -33,6 +49,7 @@ def main(argv=None):
     parser.add_argument("--interval", type=float, default=0.25)
     parser.add_argument("--stop", default="/run/reader-loop.stop")
     parser.add_argument("--out", default="/run/reader-loop.json")
+    parser.add_argument("--marathon-app", default=None, help="http://host:port/v2/apps/<id> to read as well")
     args = parser.parse_args(argv)
     hosts, path = zkclient.parse_zk_url(args.zk)
     client = zkclient.ZooKeeperClient(hosts).start()
@@ -58,6 +75,13 @@ def main(argv=None):
             except Exception as exc:  # pylint: disable=broad-except
                 summary["failed"] += 1
                 summary["errors"].append("mesos: %s" % exc)
+        if args.marathon_app:
+            summary["requests"] += 1
+            try:
+                read_app(args.marathon_app)
+            except Exception as exc:  # pylint: disable=broad-except
+                summary["failed"] += 1
+                summary["errors"].append("marathon: %s" % exc)
         with open(args.out, "w", encoding="utf-8") as handle:
             json.dump(summary, handle)
         time.sleep(args.interval)

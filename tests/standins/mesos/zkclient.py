@@ -2,8 +2,8 @@
 
 Part of the Mesos STAND-IN (tests only). It does what Mesos' leader election needs and nothing more:
 one session (kept alive with pings, moved to another server of the ensemble on connection loss, as real
-clients do), create (with ephemeral/sequential flags), delete, exists, get_data, get_children. No watches:
-callers poll. Thread safe: one request at a time on the connection.
+clients do), create (with ephemeral/sequential flags), delete, exists, get_data, set_data, get_children.
+No watches: callers poll. Thread safe: one request at a time on the connection.
 """
 
 import random
@@ -16,7 +16,7 @@ OPEN_ACL = [(31, "world", "anyone")]
 EPHEMERAL = 1
 SEQUENTIAL = 2
 
-OP_CREATE, OP_DELETE, OP_EXISTS, OP_GET_DATA, OP_GET_CHILDREN, OP_PING, OP_CLOSE = 1, 2, 3, 4, 8, 11, -11
+OP_CREATE, OP_DELETE, OP_EXISTS, OP_GET_DATA, OP_SET_DATA, OP_GET_CHILDREN, OP_PING, OP_CLOSE = 1, 2, 3, 4, 5, 8, 11, -11
 XID_WATCH, XID_PING = -1, -2
 
 ERR_NO_NODE = -101
@@ -299,6 +299,28 @@ class ZooKeeperClient:
     def get_data(self, path):
         return self._call(OP_GET_DATA, _Writer().string(path).bool(False), path).buffer() or b""
 
+    def set_data(self, path, data, version=-1):
+        self._call(OP_SET_DATA, _Writer().string(path).buffer(data).int(version), path)
+
     def get_children(self, path):
         reply = self._call(OP_GET_CHILDREN, _Writer().string(path).bool(False), path)
         return [reply.string() for _index in range(reply.int())]
+
+
+def lowest_child(client, path, prefix):
+    """(name, data) of the child of ``path`` whose name contains ``prefix`` and that has the lowest sequence
+    number (the ten digits ZooKeeper appends), or (None, None): a leader latch's current leader (Mesos'
+    ``json.info_<seq>``, Curator's ``_c_<uuid>-latch-<seq>``)."""
+    try:
+        children = sorted((c for c in client.get_children(path) if prefix in c), key=lambda name: name[-10:])
+    except ZooKeeperError as exc:
+        if exc.code == ERR_NO_NODE:
+            return None, None
+        raise
+    for child in children:
+        try:
+            return child, client.get_data(path + "/" + child)
+        except ZooKeeperError as exc:
+            if exc.code != ERR_NO_NODE:
+                raise
+    return None, None
