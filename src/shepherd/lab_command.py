@@ -16,13 +16,16 @@ from shepherd.lab import Lab, LabError, LabSpec
 from shepherd.play_command import add_run_options, execute, print_error
 
 DEFAULT_INVENTORY_DIR = Path("inventories/lab")
-DEFAULT_PLAYBOOK = Path("playbooks/site.yml")
+# The lab's stand-ins and test services, site.yml (every layer, the sample apps) and the firmware rollout.
+DEFAULT_PLAYBOOK = Path("tests/lab/lab.yml")
 
 
 def add_lab_parsers(lab: argparse.ArgumentParser, defaults: LabSpec) -> None:
     """The lab's subcommands and their options; DEFAULTS supplies the sizes (SHEPHERD_LAB_* applied)."""
     commands = lab.add_subparsers(dest="lab_command", metavar="{up,down,status}", required=True)
-    up = commands.add_parser("up", help="create or reuse the lab's hosts, write its inventory, run site.yml")
+    up = commands.add_parser(
+        "up", help="create or reuse the lab's hosts, write its inventory, run the datacenter playbook, show the status"
+    )
     down = commands.add_parser("down", help="remove every container, volume and network the lab created")
     status = commands.add_parser("status", help="list the lab's hosts and the endpoints of its services")
     for parser in (up, down, status):
@@ -93,7 +96,11 @@ def lab_up(args: argparse.Namespace, console: Console) -> int:
             log.print(f"also in this lab, beyond the current sizes: {', '.join(report.extra)}", highlight=False, soft_wrap=True)
     if args.no_converge:
         return ExitCode.OK
-    return execute(args, args.playbook, report.inventory, console)
+    # The inventory is the folder: the generated hosts.yml, the layers' groups (layers.yml) and group_vars.
+    code = execute(args, args.playbook, args.inventory_dir, console)
+    if code == ExitCode.OK and not args.json:
+        print_status(lab, console)
+    return code
 
 
 def lab_down(args: argparse.Namespace, console: Console) -> int:
@@ -114,34 +121,55 @@ def lab_down(args: argparse.Namespace, console: Console) -> int:
 
 
 def lab_status(args: argparse.Namespace, console: Console) -> int:
-    """List the lab's hosts and the service endpoints that answer."""
+    """List the lab's hosts, the service endpoints that answer, the apps' tasks and the devices' firmware."""
     lab = Lab(spec_from(args), args.inventory_dir / "hosts.yml")
+    if args.json:
+        try:
+            hosts, endpoints = lab.status()
+            apps, firmware = lab.apps(endpoints), lab.firmware(hosts)
+        except LabError as error:
+            print_error(f"lab {args.name}: {error}")
+            return ExitCode.ERROR
+        data = {"name": args.name, "hosts": [dataclasses.asdict(h) for h in hosts],
+                "endpoints": [dataclasses.asdict(e) for e in endpoints],
+                "apps": [dataclasses.asdict(t) for t in apps], "firmware": firmware}  # fmt: skip
+        sys.stdout.write(json.dumps(data) + "\n")
+        return ExitCode.OK
+    return print_status(lab, console)
+
+
+def print_status(lab: Lab, console: Console) -> int:
+    """Print the lab's status tables: hosts, service endpoints, the apps' tasks, the devices' firmware."""
+    name = lab.spec.name
     try:
         hosts, endpoints = lab.status()
     except LabError as error:
-        print_error(f"lab {args.name}: {error}")
+        print_error(f"lab {name}: {error}")
         return ExitCode.ERROR
-    if args.json:
-        data = {"name": args.name, "hosts": [dataclasses.asdict(h) for h in hosts],
-                "endpoints": [dataclasses.asdict(e) for e in endpoints]}  # fmt: skip
-        sys.stdout.write(json.dumps(data) + "\n")
-        return ExitCode.OK
     if not hosts:
-        console.print(f"lab {args.name} does not exist (`shepherd lab up` creates it)", highlight=False)
+        console.print(f"lab {name} does not exist (`shepherd lab up` creates it)", highlight=False)
         return ExitCode.OK
-    table = Table(title=f"lab {args.name}", title_justify="left")
-    for column in ("host", "group", "address", "container", "image", "state", "systemd"):
-        table.add_column(column)
-    for host in hosts:
-        table.add_row(host.name, host.group, host.address, host.container, host.image, host.state, host.systemd)
-    console.print(table)
-    if endpoints:
-        services = Table(title="endpoints", title_justify="left")
-        for column in ("service", "host", "url"):
-            services.add_column(column)
-        for endpoint in endpoints:
-            services.add_row(endpoint.service, endpoint.host, endpoint.url)
-        console.print(services)
-    else:
+    rows = [(h.name, h.group, h.address, h.container, h.image, h.state, h.systemd) for h in hosts]
+    print_table(console, f"lab {name}", ("host", "group", "address", "container", "image", "state", "systemd"), rows)
+    if not endpoints:
         console.print("no service endpoints answer yet", highlight=False)
+        return ExitCode.OK
+    print_table(console, "endpoints", ("service", "host", "url"), [(e.service, e.host, e.url) for e in endpoints])
+    apps = lab.apps(endpoints)
+    if apps:
+        rows = [(t.app, t.host, t.addresses, t.state) for t in apps]
+        print_table(console, "Marathon apps (on the Mesos and Marathon STAND-INS)", ("app", "host", "addresses", "state"), rows)
+    firmware = lab.firmware(hosts)
+    if firmware:
+        print_table(console, "devices", ("device", "firmware release"), sorted(firmware.items()))
     return ExitCode.OK
+
+
+def print_table(console: Console, title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """One titled table."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)

@@ -7,6 +7,7 @@ when this lab wrote it), nothing else. `up` is re-entrant: what exists is reused
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +18,8 @@ from typing import Any
 from shepherd.lab import docker
 from shepherd.lab.hostdef import HostDefinitionError, docker_run_options, load_definition
 from shepherd.lab.inventory import remove_inventory, write_inventory
-from shepherd.lab.services import Endpoint, find_endpoints
-from shepherd.lab.topology import GROUPS, LAB_LABEL, LabHost, LabSpec
+from shepherd.lab.services import AppTask, Endpoint, find_endpoints, marathon_tasks
+from shepherd.lab.topology import DEVICES, GROUPS, LAB_LABEL, LabHost, LabSpec
 
 BOOT_STATES = ("running", "degraded")
 
@@ -134,6 +135,24 @@ class Lab:
         running = [(host.name, host.address) for host in hosts if host.state == "running" and host.address]
         return hosts, find_endpoints(running) if probe else []
 
+    def apps(self, endpoints: list[Endpoint]) -> list[AppTask]:
+        """The Marathon apps' tasks, from the first Marathon among ENDPOINTS that lists them."""
+        for endpoint in endpoints:
+            if endpoint.service.startswith("Marathon"):
+                tasks = marathon_tasks(endpoint.url.rsplit("/v2/", 1)[0])
+                if tasks:
+                    return tasks
+        return []
+
+    def firmware(self, hosts: list[HostStatus]) -> dict[str, str]:
+        """The running firmware release of every running device ('none' before the first rollout, '?' when the
+        agent does not answer), by host name."""
+        releases = {}
+        for host in hosts:
+            if host.group == DEVICES and host.state == "running":
+                releases[host.name] = device_release(host.container)
+        return releases
+
     def _check_images(self) -> None:
         for image in sorted({host.image for host in self.spec.hosts()}):
             if docker.inspect("image", image) is None:
@@ -182,7 +201,7 @@ class Lab:
             docker.docker(
                 "run", "--detach", "--pull", "never", "--name", name, "--hostname", host.name,
                 "--network", self.spec.name, "--ip", host.address, "--network-alias", host.name,
-                *docker_run_options(definition, labels), host.image, definition["command"],
+                *docker_run_options(definition, labels), *device_options(host), host.image, definition["command"],
             )  # fmt: skip
             return "created"
         labels = container["Config"].get("Labels") or {}
@@ -227,6 +246,23 @@ class Lab:
             state=state,
             systemd=systemd,
         )
+
+
+def device_release(container: str) -> str:
+    """The release the OTA agent in CONTAINER runs ('none' before any, '?' when there is no answer)."""
+    try:
+        done = docker.run("exec", container, "ota-agent", "--json", "status", timeout=30)
+        running = json.loads(done.stdout).get("running") if done.returncode == 0 else "?"
+    except (docker.DockerError, ValueError, AttributeError):
+        return "?"
+    if running == "?":
+        return "?"
+    return str(running.get("release", "?")) if isinstance(running, dict) else "none"
+
+
+def device_options(host: LabHost) -> list[str]:
+    """`docker run` options that give HOST the machine's devices its group needs (e.g. /dev/fuse)."""
+    return [option for device in host.devices for option in ("--device", device)]
 
 
 def status_order(host: HostStatus) -> tuple[int, int, str]:

@@ -1,4 +1,5 @@
-"""Finding the endpoints of the services that run in the lab (Consul UI, Mesos, Marathon API, cAdvisor, ...).
+"""Finding the endpoints of the services that run in the lab (Consul UI, Mesos, Marathon API, cAdvisor, ...) and
+the Marathon apps' tasks.
 
 Each known service is probed on each running host at its usual port(s) with an HTTP request that only that
 service answers with 200 (ZooKeeper: a TCP connection), so Marathon and cAdvisor can share a port number
@@ -7,6 +8,7 @@ without being confused. Only the lab's own containers are contacted, with a shor
 
 from __future__ import annotations
 
+import json
 import socket
 import urllib.error
 import urllib.request
@@ -30,13 +32,20 @@ class Service:
     path: str = "/"
 
 
+# Mesos and Marathon cannot be obtained where the lab runs: the lab installs the stand-ins of tests/standins/.
+STANDIN = " (STAND-IN)"
 SERVICES = (
     Service("Consul UI", (8500,), "/v1/status/leader", "/ui/"),
-    Service("Mesos master", (5050,), "/version"),
-    Service("Mesos agent", (5051,), "/version"),
-    Service("Marathon API", (8080,), "/v2/info", "/v2/apps"),
+    Service("Mesos master" + STANDIN, (5050,), "/version"),
+    Service("Mesos agent" + STANDIN, (5051,), "/version"),
+    Service("Marathon API" + STANDIN, (8080,), "/v2/info", "/v2/apps"),
     Service("cAdvisor", (8080, 8081, 4194), "/api/v2.0/version", "/containers/"),
     Service("ZooKeeper", (2181,), None),
+    Service("InfluxDB", (8086,), "/health", "/health"),
+    Service("Prometheus", (9090,), "/-/ready", "/graph"),
+    Service("Ceph monitor", (3300,), None),
+    Service("Firmware server (test)", (8090,), "/channel/manifest.json", "/channel/manifest.json"),
+    Service("Stand-in apt repository (test)", (8000,), "/key.asc", "/"),
 )
 
 
@@ -80,3 +89,33 @@ def find_endpoints(hosts: Iterable[tuple[str, str]], services: Iterable[Service]
             suffix = service.path if service.probe is not None else ""
             endpoints.append(Endpoint(service.name, host, f"{scheme}://{address}:{port}{suffix}"))
     return endpoints
+
+
+@dataclass(frozen=True)
+class AppTask:
+    """A task of a Marathon app: where it runs, its addresses and how its health checks and state say it is."""
+
+    app: str
+    host: str
+    addresses: str
+    state: str
+
+
+def marathon_tasks(url: str) -> list[AppTask]:
+    """The tasks of every app on the Marathon at URL (http://host:port), by app; [] when it does not answer."""
+    try:
+        with OPENER.open(f"{url}/v2/tasks", timeout=5 * PROBE_TIMEOUT) as response:
+            tasks = json.load(response).get("tasks") or []
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return []
+    found = []
+    for task in tasks:
+        if not isinstance(task, dict):
+            continue
+        addresses = ", ".join(str(entry.get("ipAddress", "")) for entry in task.get("ipAddresses") or [] if isinstance(entry, dict))
+        state = str(task.get("state", "?"))
+        health = task.get("healthCheckResults") or []
+        if health:
+            state += ", healthy" if all(isinstance(h, dict) and h.get("alive") for h in health) else ", UNHEALTHY"
+        found.append(AppTask(str(task.get("appId", "?")), str(task.get("host", "?")), addresses, state))
+    return sorted(found, key=lambda t: (t.app, t.host, t.addresses))

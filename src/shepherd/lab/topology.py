@@ -3,6 +3,7 @@
 The groups are the example inventory's (inventories/example/hosts.yml): `datacenter` with children `masters`,
 `agents` and `storage`, and `devices`. Each group has its own block of addresses in the lab subnet, so a host
 keeps its address when another group grows: masters .11-.19, agents .21-.29, storage .31-.39, devices .101-.199.
+The layers' groups (zookeeper, mesos_agents, ceph_osds, ...) are made of these in inventories/lab/layers.yml.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ DEVICES = "devices"
 
 @dataclass(frozen=True)
 class HostGroup:
-    """One inventory group of the lab: the prefix of its host names, its first address offset and its size limit."""
+    """One inventory group of the lab: the prefix of its host names, its first address offset, its size limit and
+    the machine's devices its hosts get."""
 
     group: str
     prefix: str
     offset: int
     limit: int
+    devices: tuple[str, ...] = ()
 
 
 GROUPS = (
     HostGroup("masters", "master", 10, 9),
-    HostGroup("agents", "agent", 20, 9),
+    # The agents mount CephFS with ceph-fuse (a container has no kernel client), so they get /dev/fuse.
+    HostGroup("agents", "agent", 20, 9, ("/dev/fuse",)),
     HostGroup("storage", "storage", 30, 9),
     HostGroup(DEVICES, "device", 100, 99),
 )
@@ -38,12 +42,14 @@ LAB_LABEL = "shepherd.lab"
 
 @dataclass(frozen=True)
 class LabHost:
-    """One host of the lab: its inventory name (master1, agent1, device1, ...), group, fixed address and image."""
+    """One host of the lab: its inventory name (master1, agent1, device1, ...), group, fixed address, image and
+    the machine's devices it gets."""
 
     name: str
     group: str
     address: str
     image: str
+    devices: tuple[str, ...] = ()
 
     def container(self, lab: str) -> str:
         """The host's container name in lab LAB."""
@@ -55,15 +61,18 @@ class LabSpec:
     """The lab to bring up; `from_env` applies SHEPHERD_LAB_* environment variables over these defaults.
 
     name: names the Docker network, prefixes the containers and is the value of the shepherd.lab label.
-    masters, agents, storage, devices: how many hosts of each group (the defaults fit a 2-core machine).
+    masters, agents, storage, devices: how many hosts of each group. The defaults fit a 2-core machine and still
+    show everything: one master (ZooKeeper, Mesos master, Marathon, Consul server, InfluxDB, and the Ceph monitor,
+    OSD and MDS), two agents (an app's tasks on two hosts, so the cross-host checks mean something), no storage
+    hosts (when asked for, they carry Ceph OSDs too) and two devices (a canary and a batch in a firmware rollout).
     subnet: the lab network, a /24 or larger that nothing else on the machine uses.
     """
 
     name: str = "shepherd-lab"
     masters: int = 1
-    agents: int = 1
+    agents: int = 2
     storage: int = 0
-    devices: int = 1
+    devices: int = 2
     subnet: str = "172.30.77.0/24"
     datacenter_image: str = "shepherd/host:debian12"
     device_image: str = "shepherd/host:debian13"
@@ -125,5 +134,6 @@ class LabSpec:
         for group in GROUPS:
             image = self.device_image if group.group == DEVICES else self.datacenter_image
             for index in range(1, self.size(group.group) + 1):
-                hosts.append(LabHost(f"{group.prefix}{index}", group.group, str(base + group.offset + index), image))
+                address = str(base + group.offset + index)
+                hosts.append(LabHost(f"{group.prefix}{index}", group.group, address, image, group.devices))
         return hosts

@@ -43,9 +43,9 @@ def test_lab_up_sizes_and_paths():
 
 def test_lab_defaults():
     args = build_parser().parse_args(["lab", "up"])
-    assert (args.name, args.masters, args.agents, args.storage, args.devices) == ("shepherd-lab", 1, 1, 0, 1)
+    assert (args.name, args.masters, args.agents, args.storage, args.devices) == ("shepherd-lab", 1, 2, 0, 2)
     assert args.subnet == "172.30.77.0/24"
-    assert args.playbook == Path("playbooks/site.yml") and args.inventory_dir == Path("inventories/lab")
+    assert args.playbook == Path("tests/lab/lab.yml") and args.inventory_dir == Path("inventories/lab")
     assert not args.no_converge
 
 

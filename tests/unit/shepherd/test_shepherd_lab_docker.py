@@ -73,7 +73,7 @@ def fixture_fake(monkeypatch):
 
 
 def make_lab(tmp_path, **sizes):
-    spec = LabSpec(name="t", subnet="10.50.0.0/24", **sizes)
+    spec = LabSpec(name="t", subnet="10.50.0.0/24", **{"agents": 1, "devices": 1, **sizes})
     return Lab(spec, tmp_path / "hosts.yml", definition=load_definition(SHARED))
 
 
@@ -83,6 +83,9 @@ def test_up_creates_then_reuses_and_starts_what_is_stopped(fake, tmp_path):
     run = next(c for c in fake.commands if c[0] == "run" and "t-master1" in c)
     assert ("--ip", "10.50.0.11") == run[run.index("--ip"):run.index("--ip") + 2]
     assert "--pull" in run and run[run.index("--pull") + 1] == "never"
+    assert "--device" not in run
+    agent_run = next(c for c in fake.commands if c[0] == "run" and "t-agent1" in c)
+    assert ("--device", "/dev/fuse") == agent_run[agent_run.index("--device"):agent_run.index("--device") + 2]
     fake.containers["t-agent1"] = (fake.containers["t-agent1"][0], False)
     second = make_lab(tmp_path).up()
     assert not second.network_created and second.created == [] and not second.inventory_changed

@@ -9,10 +9,12 @@ from shepherd.lab.inventory import remove_inventory, render_inventory, write_inv
 
 def test_default_lab_is_small_and_at_fixed_addresses_on_its_own_subnet():
     spec = LabSpec()
-    assert [(h.name, h.group, h.address, h.image) for h in spec.hosts()] == [
-        ("master1", "masters", "172.30.77.11", "shepherd/host:debian12"),
-        ("agent1", "agents", "172.30.77.21", "shepherd/host:debian12"),
-        ("device1", "devices", "172.30.77.101", "shepherd/host:debian13"),
+    assert [(h.name, h.group, h.address, h.image, h.devices) for h in spec.hosts()] == [
+        ("master1", "masters", "172.30.77.11", "shepherd/host:debian12", ()),
+        ("agent1", "agents", "172.30.77.21", "shepherd/host:debian12", ("/dev/fuse",)),
+        ("agent2", "agents", "172.30.77.22", "shepherd/host:debian12", ("/dev/fuse",)),
+        ("device1", "devices", "172.30.77.101", "shepherd/host:debian13", ()),
+        ("device2", "devices", "172.30.77.102", "shepherd/host:debian13", ()),
     ]
     assert spec.hosts()[0].container("shepherd-lab") == "shepherd-lab-master1"
     assert spec.gateway == "172.30.77.1" and spec.label == "shepherd.lab=shepherd-lab"
@@ -51,7 +53,7 @@ def test_sizes_from_the_environment_and_a_bad_one_named(monkeypatch):
     monkeypatch.setenv("SHEPHERD_LAB_MASTERS", "3")
     monkeypatch.setenv("SHEPHERD_LAB_SUBNET", "10.1.2.0/24")
     spec = LabSpec.from_env()
-    assert (spec.masters, spec.agents, spec.subnet) == (3, 1, "10.1.2.0/24")
+    assert (spec.masters, spec.agents, spec.subnet) == (3, 2, "10.1.2.0/24")
     monkeypatch.setenv("SHEPHERD_LAB_AGENTS", "two")
     with pytest.raises(ValueError, match="SHEPHERD_LAB_AGENTS='two'"):
         LabSpec.from_env()
@@ -90,7 +92,7 @@ def test_inventory_is_rewritten_only_when_it_changes_and_removed_only_by_its_lab
     spec = LabSpec(name="t")
     assert write_inventory(path, spec) is True
     assert write_inventory(path, spec) is False
-    assert write_inventory(path, LabSpec(name="t", agents=2)) is True
+    assert write_inventory(path, LabSpec(name="t", agents=3)) is True
     assert remove_inventory(path, LabSpec(name="other")) is False and path.exists()
     assert remove_inventory(path, spec) is True and not path.exists()
     assert remove_inventory(path, spec) is False
