@@ -71,6 +71,9 @@ MASTER_FLAGS = {
     "authenticate_http_readwrite", "credentials", "acls", "roles", "weights", "offer_timeout", "zk_session_timeout",
     "hostname_lookup", "max_agent_ping_timeouts", "agent_ping_timeout", "webui_dir", "external_log_file",
     "registry_strict", "max_completed_frameworks", "max_completed_tasks_per_framework", "quiet",
+    # more real flags sites set (``authenticate`` is the deprecated name of authenticate_frameworks)
+    "authenticate", "authenticators", "http_credentials", "modules", "allocation_interval", "agent_reregister_timeout",
+    "recovery_agent_removal_limit", "framework_sorter", "max_slave_ping_timeouts", "slave_ping_timeout",
 }
 AGENT_FLAGS = {
     "master", "work_dir", "resources", "attributes", "containerizers", "hostname", "ip", "port", "advertise_ip",
@@ -78,8 +81,12 @@ AGENT_FLAGS = {
     "executor_registration_timeout", "recover", "strict", "hostname_lookup", "image_providers",
     "docker_registry", "systemd_enable_support", "cgroups_root", "runtime_dir", "launcher", "quiet",
     "executor_shutdown_grace_period", "switch_user", "default_role", "fetcher_cache_dir",
+    "docker_socket", "docker_remove_delay", "docker_kill_orphans", "docker_stop_timeout", "docker_config",
+    "executor_environment_variables", "network_cni_config_dir", "network_cni_plugins_dir", "gc_delay",
+    "http_credentials", "authenticate_http_readonly", "authenticate_http_readwrite", "modules", "hooks",
+    "container_logger", "registration_backoff_factor", "default_container_info", "host_path_volume_force_creation",
 }
-BOOLEAN_FLAGS = {"authenticate_agents", "authenticate_frameworks", "authenticate_http_readonly",
+BOOLEAN_FLAGS = {"authenticate", "docker_kill_orphans", "authenticate_agents", "authenticate_frameworks", "authenticate_http_readonly",
                  "authenticate_http_readwrite", "hostname_lookup", "registry_strict", "quiet", "strict",
                  "systemd_enable_support", "switch_user"}
 CONTAINERIZERS = {"mesos", "docker"}

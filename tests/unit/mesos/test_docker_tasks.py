@@ -225,3 +225,20 @@ def test_non_docker_apps_keep_simulated_tasks(cluster):
     request(double.url + "/v2/apps", "POST", {"id": "/plain", "cmd": "sleep 1000"})
     tasks = wait_for(lambda: [t for t in app_tasks(double, "/plain") if t["state"] == "TASK_RUNNING"])
     assert tasks[0]["host"] == "agent1.standin.invalid" and not containers(state_dir)
+
+
+@pytest.mark.parametrize("app, host_ports", [
+    ({"networks": [{"mode": "host"}], "portDefinitions": [{"port": 10001}, {"port": 10002}]}, [0, 0]),
+    ({"networks": [{"mode": "host"}], "portDefinitions": [{"port": 10001}], "requirePorts": True}, [10001]),
+    ({"networks": [{"mode": "container/bridge"}],
+      "container": {"type": "DOCKER", "docker": {"image": "i"}, "portMappings": [{"containerPort": 80, "hostPort": 0}]}},
+     [0]),
+    ({"networks": [{"mode": "container", "name": "flat"}],
+      "container": {"type": "DOCKER", "docker": {"image": "i"}, "portMappings": [{"containerPort": 80}]}}, [None]),
+])
+def test_task_spec_asks_for_the_host_ports_marathon_would(app, host_ports):
+    import mesos_scheduler  # pylint: disable=import-outside-toplevel
+
+    app = dict({"id": "/a", "version": "v", "container": {"type": "DOCKER", "docker": {"image": "i"}}}, **app)
+    spec = mesos_scheduler.task_spec({"id": "a.1"}, app)
+    assert spec["host_ports"] == host_ports and spec["image"] == "i"
