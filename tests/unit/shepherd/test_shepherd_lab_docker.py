@@ -164,3 +164,24 @@ def test_boot_wait_asks_again_while_systemd_is_not_up_yet(monkeypatch):
     monkeypatch.setattr(lab_module.docker, "run", systemctl)
     monkeypatch.setattr(lab_module.time, "sleep", lambda seconds: None)
     assert lab_module.boot_state("c", lab_module.time.monotonic() + 60) == "running"
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stdout", "release"),
+    [
+        (0, '{"running": {"release": "2.0", "sequence": 2}}', "2.0"),
+        (0, '{"running": null}', "none"),  # the agent runs, no release applied yet
+        (1, "", "?"),  # no agent
+        (0, "not json", "?"),
+    ],
+)
+def test_device_release_reads_the_ota_agents_status(monkeypatch, returncode, stdout, release):
+    seen = []
+
+    def run(*args, timeout=120):
+        seen.append(args)
+        return subprocess.CompletedProcess(args, returncode, stdout=stdout, stderr="")
+
+    monkeypatch.setattr(lab_module.docker, "run", run)
+    assert lab_module.device_release("lab-device1") == release
+    assert seen == [("exec", "lab-device1", "ota-agent", "--json", "status")]
