@@ -51,19 +51,20 @@ def remove_containers(host: str, count: int) -> None:
     run(host, "docker rm -f %s >/dev/null 2>&1" % names, check=False)
 
 
-def tuned_flags(host: str) -> list:
-    """The flags of the role's unit, with the port moved to the benchmark's."""
+def role_unit(host: str) -> tuple:
+    """The binary of the role's unit (package or binary method) and its flags, the port moved to the benchmark's."""
     unit = run(host, "systemctl show -p ExecStart --value cadvisor")
     if "argv[]=" not in unit:
         raise SystemExit("%s has no cadvisor unit: run `molecule converge -s monitoring` first" % host)
     argv = unit.split("argv[]=", 1)[1].split(" ;", 1)[0].split()
-    return [flag for flag in argv[1:] if not flag.startswith("-port=")] + ["-port=%d" % PORT]
+    return argv[0], [flag for flag in argv[1:] if not flag.startswith("-port=")] + ["-port=%d" % PORT]
 
 
-def measure(host: str, flags: list, warmup: int, window: int, scrape: int) -> dict:
-    """Start cAdvisor with FLAGS as a transient unit; CPU share and RSS over WINDOW seconds after WARMUP."""
+def measure(host: str, binary: str, flags: list, timing: argparse.Namespace) -> dict:
+    """Start cAdvisor with FLAGS as a transient unit; CPU share and RSS over the window after the warm-up."""
+    warmup, window, scrape = timing.warmup, timing.window, timing.scrape
     run(host, "systemctl stop %s 2>/dev/null; systemctl reset-failed %s 2>/dev/null" % (UNIT, UNIT), check=False)
-    run(host, "systemd-run --unit=%s /usr/bin/cadvisor %s" % (UNIT, " ".join(flags)))
+    run(host, "systemd-run --unit=%s %s %s" % (UNIT, binary, " ".join(flags)))
     try:
         pid = run(host, "systemctl show -p MainPID --value %s" % UNIT)
         time.sleep(warmup)
@@ -87,6 +88,12 @@ def cpu_ticks(host: str, pid: str) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def load_average() -> list:
+    """The machine's load average over 1, 5 and 15 minutes: the CPU shares are only comparable under like load."""
+    with open("/proc/loadavg", encoding="ascii") as loadavg:
+        return loadavg.read().split()[:3]
+
+
 def series_count(host: str) -> int:
     """Number of samples the Prometheus endpoint returns: what every scrape costs downstream."""
     return int(run(host, "curl -sf http://127.0.0.1:%d/metrics | grep -vc '^#'" % PORT, check=False) or 0)
@@ -103,15 +110,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    default_flags = ["-port=%d" % PORT, "-logtostderr"]
-    flags = {"default": default_flags, "tuned": tuned_flags(args.host)}
+    binary, tuned = role_unit(args.host)
+    flags = {"default": ["-port=%d" % PORT, "-logtostderr"], "tuned": tuned}
+    load_before = load_average()
     results = {"default": [], "tuned": []}
     start_containers(args.host, args.containers)
     run(args.host, "systemctl stop cadvisor")
     try:
         for _round in range(args.rounds):
             for name in ("default", "tuned"):
-                results[name].append(measure(args.host, flags[name], args.warmup, args.window, args.scrape))
+                results[name].append(measure(args.host, binary, flags[name], args))
                 if not args.json:
                     print("%-8s cpu %5.1f%% of a core  rss mean %5.1f MiB max %5.1f MiB  samples per scrape %d"
                           % (name, 100 * results[name][-1]["cpu_share"], results[name][-1]["rss_mib_mean"],
@@ -120,9 +128,13 @@ def main() -> None:
         run(args.host, "systemctl start cadvisor", check=False)
         remove_containers(args.host, args.containers)
     summary = {name: {key: statistics.median(run_[key] for run_ in runs) for key in runs[0]} for name, runs in results.items()}
+    load = {"before": load_before, "after": load_average()}
     if args.json:
-        print(json.dumps({"containers": args.containers, "window_s": args.window, "runs": results, "median": summary}, indent=2))
+        print(json.dumps({"containers": args.containers, "window_s": args.window, "binary": binary, "load_average": load,
+                          "runs": results, "median": summary}, indent=2))
         return
+    print("%s, %d containers; machine load average (1, 5, 15 min) before %s, after %s"
+          % (binary, args.containers, " ".join(load["before"]), " ".join(load["after"])))
     for name, values in summary.items():
         print("median %-8s cpu %5.1f%% of a core  rss %5.1f MiB (max %5.1f)  samples per scrape %d"
               % (name, 100 * values["cpu_share"], values["rss_mib_mean"], values["rss_mib_max"], values["series"]))
