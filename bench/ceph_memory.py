@@ -26,7 +26,7 @@ def rss_by_command(container):
 
 def main(argv):
     """Prints one line per daemon and a total per host."""
-    containers = argv or ["ceph-node", "ceph-docker-a"]
+    containers = argv or ["ceph-node", "ceph-docker-a", "ceph-docker-b", "ceph-grow"]
     for container in containers:
         total = 0.0
         for comm, mib in rss_by_command(container):
