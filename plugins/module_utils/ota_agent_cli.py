@@ -28,7 +28,8 @@ from .ota_selfupdate import bundle, launcher_choice
 
 __metaclass__ = type
 
-AGENT_VERSION = "1.0.0"
+# Bump with every change to the engine: the launcher runs the newest agent (ota_selfupdate.launcher_choice).
+AGENT_VERSION = "1.0.1"
 DELEGATED = "OTA_AGENT_DELEGATED"  # set when the launcher handed over to agent/current or agent/fallback
 PREFER_INSTALLED = "OTA_AGENT_PREFER_INSTALLED"  # "1": run the installed agent even when a newer self-update exists
 

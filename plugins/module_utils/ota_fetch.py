@@ -24,7 +24,7 @@ from .ota_manifest import MANIFEST_MAX_BYTES
 __metaclass__ = type
 
 USER_AGENT = "ota-agent"
-BUFFERS = 8  # buffers of the download pipeline: its memory is BUFFERS * chunk (8 MiB)
+BUFFERS = 6  # buffers of the download pipeline: its memory is BUFFERS * chunk (6 MiB; peak RSS stays under 32 MiB)
 WRITEBACK = 64 * 1024 * 1024  # bytes written between two sync_file_range calls (start write-back early)
 
 

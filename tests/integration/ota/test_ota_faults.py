@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ansible_collections.shepherd.fleet.plugins.module_utils import ota_agent_cli
+from ansible_collections.shepherd.fleet.plugins.module_utils import ota_agent_cli, ota_fetch, ota_manifest
 from ansible_collections.shepherd.fleet.plugins.module_utils.ota_engine import Engine
 from ansible_collections.shepherd.fleet.plugins.module_utils.ota_errors import OtaError
 
@@ -205,12 +205,15 @@ def test_self_update(lab):
 
 
 def test_kill_9_mid_download_then_resume_with_range(tmp_path):
-    """A real SIGKILL while a slow download is under way; recover; the next apply resumes with HTTP Range."""
+    """A real SIGKILL while a slow download is under way; recover; the next apply resumes with HTTP Range.
+    12 MiB: more than the pipeline's buffers, so the receive -> hash -> write threads are what gets killed."""
     fw = tmp_path / "fw"
-    otakit.make_release(fw, "v1", 1, {"app": os.urandom(3 * 1024 * 1024)})
+    size = 12 * 1024 * 1024
+    assert size > ota_fetch.BUFFERS * ota_manifest.CHUNK
+    otakit.make_release(fw, "v1", 1, {"app": os.urandom(size)})
     root = tmp_path / "root"
     with otakit.fault_server(fw) as server:
-        server.delay = 0.02  # seconds between 64 KiB blocks: about 1 s for the file
+        server.delay = 0.02  # seconds between 64 KiB blocks: about 4 s for the file
         url = server.url + "/v1/manifest.json"
         proc = subprocess.Popen([str(otakit.AGENT), "--root", str(root), "-q", "apply", url])
         part = root / "update" / ".app.part"
@@ -222,7 +225,7 @@ def test_kill_9_mid_download_then_resume_with_range(tmp_path):
         Engine(str(root)).recover()
         otakit.check_invariant(root, [(None, None)])
         partial = part.stat().st_size
-        assert 0 < partial < 3 * 1024 * 1024
+        assert 0 < partial < size
         server.delay = 0
         assert Engine(str(root)).apply(url)["result"] == "updated"
         ranges = [rng for path, rng in server.requests if path.endswith("/app") and rng]
