@@ -8,7 +8,8 @@ setup:
 test:
 	scripts/test.sh
 
-# Bring up the local lab and run the main job (site.yml) against it.
+# Bring up the local lab and run the main job against it (tests/lab/lab.yml: the stand-ins, site.yml, the
+# firmware rollout); ends with the status table. A second run changes nothing.
 lab: setup
 	.venv/bin/shepherd lab up
 
