@@ -36,7 +36,7 @@ NEW_APP = {
     "cpus": 0.1,
     "mem": 16,
     "container": {"type": "DOCKER", "docker": {"image": "shepherd-test/busybox:local"}},
-    "cmd": "sh -c 'while true; do sleep 10; done'",
+    "cmd": "while true; do sleep 10; done",
 }
 
 
