@@ -181,12 +181,40 @@ def test_the_fuse_mount_uses_the_same_key_and_tree():
     assert "ceph.id=docker" in args["opts"].split(",") and "ceph.client_mountpoint=/volumes" in args["opts"].split(",")
 
 
+def with_client_key(engine, stdout, rc=0):
+    """The templar after the first monitor answered `stdout` and the client took its secret from it."""
+    engine.available_variables["hostvars"]["mon1"]["__ceph_client_key"] = {"stdout": stdout, "rc": rc}
+    take = task("client.yml", "Take the clients' secret from the first monitor's answer")
+    if when(engine, take["when"]):
+        variables = dict(engine.available_variables)
+        variables.update(render(engine, take["ansible.builtin.set_fact"]))
+        engine.available_variables = variables
+    return engine
+
+
 def test_the_kernel_client_gets_the_bare_secret_of_the_clients_key():
     write = task("client.yml", "Write the clients' bare secret for the kernel client")
     keyring = "[client.docker]\n\tkey = AQBxZ2ZlAAAAABAAx1c9Lk+8r2Ww/7Qp4Gm3tA==\n"
-    engine = templar(host="docker1", hosts=THREE_MONS, __ceph_mount_type="kernel")
-    engine.available_variables["hostvars"]["mon1"]["__ceph_client_key"] = {"stdout": keyring}
+    engine = with_client_key(templar(host="docker1", hosts=THREE_MONS, __ceph_mount_type="kernel"), keyring)
     assert when(engine, write["when"])
     assert render(engine, write["ansible.builtin.copy"]["content"]) == "AQBxZ2ZlAAAAABAAx1c9Lk+8r2Ww/7Qp4Gm3tA==\n"
     assert render(engine, write["ansible.builtin.copy"]["mode"]) == "0600"
     assert not when(templar(host="docker1", hosts=THREE_MONS, __ceph_mount_type="fuse"), write["when"])
+
+
+@pytest.mark.parametrize("stdout", [
+    # `ceph auth get-or-create` (a real run) ...
+    "[client.docker]\n\tkey = AQBxZ2ZlAAAAABAAx1c9Lk+8r2Ww/7Qp4Gm3tA==",
+    # ... and `ceph auth get` (check mode), which adds the caps: the keyring written is the same.
+    "[client.docker]\n\tkey = AQBxZ2ZlAAAAABAAx1c9Lk+8r2Ww/7Qp4Gm3tA==\n\tcaps mds = \"allow rwp path=/volumes\"\n\tcaps mon = \"allow r\"\n",
+])
+def test_the_clients_keyring_is_the_same_from_get_or_create_and_from_get(stdout):
+    write = task("client.yml", "Write the clients' key")
+    engine = with_client_key(templar(host="docker1", hosts=THREE_MONS), stdout)
+    assert when(engine, write["when"])
+    assert render(engine, write["ansible.builtin.copy"]["content"]) == "[client.docker]\n\tkey = AQBxZ2ZlAAAAABAAx1c9Lk+8r2Ww/7Qp4Gm3tA==\n"
+
+
+def test_no_clients_key_is_written_when_the_key_does_not_exist_yet_in_check_mode():
+    engine = with_client_key(templar(host="docker1", hosts=THREE_MONS), "", rc=2)
+    assert not when(engine, task("client.yml", "Write the clients' key")["when"])
