@@ -38,9 +38,13 @@ class FakeCluster:
         self.after_restart = after_restart or []
         self.calls = []
         self.restarts = 0
+        self.left = False
 
-    def api(self, path):
-        self.calls.append(("GET", path))
+    def api(self, path, method="GET", timeout=5):  # pylint: disable=unused-argument
+        self.calls.append((method, path))
+        if (method, path) == ("PUT", "/v1/agent/leave"):
+            self.left = True
+            return True
         if path == "/v1/status/leader":
             return "10.0.0.1:8300"
         if path == "/v1/operator/autopilot/health":
@@ -51,9 +55,18 @@ class FakeCluster:
         raise AssertionError("unexpected call %s" % path)
 
     def run(self, command, check):
+        if command == ["systemctl", "is-active", "--quiet", "consul.service"]:
+            # The agent has stopped once it left.
+            return FakeProcess(0 if not self.left else 3)
         assert command == ["systemctl", "restart", "consul.service"] and check
         self.restarts += 1
         self.calls.append(("RUN", "systemctl restart"))
+        return FakeProcess(0)
+
+
+class FakeProcess:  # pylint: disable=too-few-public-methods
+    def __init__(self, returncode):
+        self.returncode = returncode
 
 
 def run_helper(helper, monkeypatch, cluster, server=True, argv=None):
@@ -68,6 +81,27 @@ def test_a_server_is_not_restarted_when_the_cluster_cannot_afford_it(helper, mon
     cluster = FakeCluster(tolerance=0)
     assert run_helper(helper, monkeypatch, cluster) == 2
     assert cluster.restarts == 0
+
+
+def test_a_server_leaves_gracefully_before_the_restart(helper, monkeypatch):
+    cluster = FakeCluster()
+    assert run_helper(helper, monkeypatch, cluster) == 0
+    assert cluster.calls.index(("PUT", "/v1/agent/leave")) < cluster.calls.index(("RUN", "systemctl restart"))
+
+
+def test_a_server_that_cannot_leave_is_restarted_directly(helper, monkeypatch):
+    cluster = FakeCluster()
+    answers = cluster.api
+
+    def refuse_leave(path, method="GET", timeout=5):
+        return None if method == "PUT" else answers(path, method, timeout)
+
+    monkeypatch.setattr(helper, "api", refuse_leave)
+    monkeypatch.setattr(helper, "is_server", lambda: True)
+    monkeypatch.setattr(helper.subprocess, "run", cluster.run)
+    monkeypatch.setattr(sys, "argv", ["consul-rolling-restart", "--timeout", "5"])
+    assert helper.main() == 0
+    assert cluster.restarts == 1
 
 
 def test_force_restarts_anyway(helper, monkeypatch):
@@ -91,6 +125,7 @@ def test_a_client_restarts_without_asking_autopilot(helper, monkeypatch):
     cluster = FakeCluster()
     assert run_helper(helper, monkeypatch, cluster, server=False) == 0
     assert cluster.restarts == 1
+    # Clients leave on SIGTERM by themselves (leave_on_terminate).
     assert [call for call in cluster.calls if call[1] != "/v1/status/leader"] == [("RUN", "systemctl restart")]
 
 
