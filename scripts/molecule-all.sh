@@ -11,6 +11,12 @@ if [ -n "${SHEPHERD_SCENARIOS:-}" ]; then
     read -r -a scenarios <<<"$SHEPHERD_SCENARIOS"
 else
     mapfile -t scenarios < <(for f in molecule/*/molecule.yml; do basename "$(dirname "$f")"; done)
+    # Scenarios listed in molecule/ON_REQUEST run only when named; say which and why.
+    if [ -f molecule/ON_REQUEST ]; then
+        mapfile -t on_request < <(grep -v '^#' molecule/ON_REQUEST | awk 'NF {print $1}')
+        grep -v '^#' molecule/ON_REQUEST | awk 'NF {print "not run (on request only): " $0}'
+        mapfile -t scenarios < <(printf '%s\n' "${scenarios[@]}" | grep -vxF -f <(printf '%s\n' "${on_request[@]}"))
+    fi
 fi
 # Longest scenarios first (the names listed in molecule/ORDER), so a slow one never starts last.
 if [ -f molecule/ORDER ]; then
