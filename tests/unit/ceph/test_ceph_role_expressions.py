@@ -11,21 +11,11 @@ import os
 import pytest
 
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
+from role_templates import trusted
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "ceph")
 LOADER = DataLoader()
-
-
-def trusted(value):
-    """The value with every string marked as a template the role's author wrote (as Ansible does for role files)."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return dict((key, trusted(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [trusted(item) for item in value]
-    return value
 
 
 def role_file(*parts):

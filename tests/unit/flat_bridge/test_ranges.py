@@ -10,20 +10,10 @@ import os
 import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
+from role_templates import trusted
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "flat_bridge")
 LOADER = DataLoader()
-
-
-def trusted(value):
-    """Role files are trusted templates in a play; DataLoader alone does not mark them so."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {key: trusted(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [trusted(item) for item in value]
-    return value
 
 
 ROLE_VARS = {}
