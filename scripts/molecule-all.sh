@@ -24,9 +24,12 @@ if [ -f molecule/ORDER ]; then
 fi
 echo "scenarios (${#scenarios[@]}, $jobs at a time): ${scenarios[*]}"
 
+# A scenario that hangs is stopped after SHEPHERD_SCENARIO_TIMEOUT seconds (default 40 min) and fails with
+# its log's tail, instead of running into CI's own limit with nothing said.
+scenario_timeout=${SHEPHERD_SCENARIO_TIMEOUT:-2400}
 run_one() {
     local name=$1 started=$SECONDS
-    if molecule test -s "$name" >"$logs/molecule-$name.log" 2>&1; then
+    if timeout -k 30 "$scenario_timeout" molecule test -s "$name" >"$logs/molecule-$name.log" 2>&1; then
         echo "PASS $name ($((SECONDS - started)) s)"
     else
         echo "FAIL $name ($((SECONDS - started)) s)"
@@ -34,10 +37,10 @@ run_one() {
     fi
 }
 export -f run_one
-export logs
-printf '%s\n' "${scenarios[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} >"$logs/molecule-summary.txt"
-status=$?
-cat "$logs/molecule-summary.txt"
+export logs scenario_timeout
+# Each result is printed as soon as its scenario ends, so a run stopped from outside still shows what finished.
+printf '%s\n' "${scenarios[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} | tee "$logs/molecule-summary.txt"
+status=${PIPESTATUS[1]}
 awk '/^FAIL/ {print $2}' "$logs/molecule-summary.txt" | while read -r name; do
     echo "----- last lines of $logs/molecule-$name.log"
     tail -n 80 "$logs/molecule-$name.log"
