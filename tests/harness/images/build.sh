@@ -11,7 +11,7 @@ cache_proxy=${SHEPHERD_APT_PROXY:-http://127.0.0.1:3142}
 packages=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,iputils-ping,procps,ca-certificates,gnupg,curl,less,netbase,cron
 
 recipe_hash() {
-    (cat "$here/build.sh" "$here/Dockerfile" "$here/apt-proxy-detect"; echo "$1") | sha256sum | cut -c1-16
+    (cat "$here/build.sh" "$here/Dockerfile" "$here/apt-proxy-detect" "$here/dpkg-test-host.cfg"; echo "$1") | sha256sum | cut -c1-16
 }
 
 image_current() {  # image, hash
@@ -46,6 +46,8 @@ build_with_debootstrap() {  # suite, image, hash
     rm -f "$root/etc/apt/sources.list"
     sources_for "$suite" >"$root/etc/apt/sources.list.d/debian.sources"
     install -m 0755 "$here/apt-proxy-detect" "$root/usr/local/lib/apt-proxy-detect"
+    install -m 0644 "$here/dpkg-test-host.cfg" "$root/etc/dpkg/dpkg.cfg.d/shepherd-test-host"
+    echo 'Acquire::Languages "none";' >"$root/etc/apt/apt.conf.d/30no-translations"
     echo 'Acquire::http::Proxy-Auto-Detect "/usr/local/lib/apt-proxy-detect";' >"$root/etc/apt/apt.conf.d/30proxy-detect"
     # A container has no consoles, udev or kernel modules to manage; these units only slow boot down.
     for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
