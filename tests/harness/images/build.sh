@@ -49,10 +49,11 @@ build_with_debootstrap() {  # suite, image, hash
     install -m 0644 "$here/dpkg-test-host.cfg" "$root/etc/dpkg/dpkg.cfg.d/shepherd-test-host"
     echo 'Acquire::Languages "none";' >"$root/etc/apt/apt.conf.d/30no-translations"
     echo 'Acquire::http::Proxy-Auto-Detect "/usr/local/lib/apt-proxy-detect";' >"$root/etc/apt/apt.conf.d/30proxy-detect"
-    # A container has no consoles, udev or kernel modules to manage; these units only slow boot down.
+    # A container has no consoles, udev or kernel modules to manage; these units only slow boot down, and
+    # nvmf-autoconnect (nvme-cli, which Ceph pulls in) fails without /dev/nvme-fabrics, leaving hosts "degraded".
     for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
         systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount systemd-firstboot.service \
-        systemd-remount-fs.service; do
+        systemd-remount-fs.service nvmf-autoconnect.service; do
         ln -sf /dev/null "$root/etc/systemd/system/$unit"
     done
     : >"$root/etc/machine-id"
