@@ -10,6 +10,13 @@ import os
 import sys
 
 
+def save(path, container):
+    """Write atomically: the tests read these files while the stand-in's agent runs us."""
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(container, handle)
+    os.replace(path + ".tmp", path)
+
+
 def main(argv):
     state_dir = os.environ["FAKE_DOCKER_DIR"]
     command, args = argv[0], argv[1:]
@@ -24,8 +31,7 @@ def main(argv):
         count = len([f for f in os.listdir(state_dir) if f.endswith(".json")])
         container = {"argv": argv, "name": name, "network": network, "ip": "172.30.0.%d" % (count + 2),
                      "running": True}
-        with open(os.path.join(state_dir, name + ".json"), "w", encoding="utf-8") as handle:
-            json.dump(container, handle)
+        save(os.path.join(state_dir, name + ".json"), container)
         print("%064x" % count)
         return 0
     if command in ("inspect", "stop", "rm", "exec"):
@@ -43,8 +49,7 @@ def main(argv):
                                "NetworkSettings": {"Networks": {container["network"]: {"IPAddress": ip}}}}]))
         elif command == "stop":
             container["running"] = False
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump(container, handle)
+            save(path, container)
         elif command == "rm":
             os.remove(path)
         else:
