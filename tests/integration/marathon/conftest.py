@@ -64,9 +64,9 @@ def playbook(tmp_path):
                    ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
                    ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                    ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_PIPELINING="true",
-                   # Other callbacks (e.g. profile_tasks from the caller's environment) would print into the JSON.
-                   ANSIBLE_CALLBACKS_ENABLED="")
+                   ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_PIPELINING="true")
+        # Other callbacks (e.g. profile_tasks from the caller's environment) would print into the JSON.
+        env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
         proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=170, check=False)
         result = Run(proc)
         if expect_rc is not None:

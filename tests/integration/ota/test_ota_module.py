@@ -22,7 +22,8 @@ def playbook(tmp_path, tasks, *flags):
     binary = REPO / ".venv" / "bin" / "ansible-playbook"
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"), ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_CALLBACKS_ENABLED="")  # nothing else prints
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)  # another callback would print into the JSON
     command = [str(binary) if binary.exists() else shutil.which("ansible-playbook"), "-i", "localhost,", "-c", "local",
                "-e", "ansible_python_interpreter=" + sys.executable, str(path)] + list(flags)
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=str(REPO), timeout=300, check=False)
