@@ -2,7 +2,8 @@
 # Runs every test of shepherd.fleet, printing how long each stage took:
 #   setup, yamllint, ansible-lint (production profile), ansible-test sanity, unit tests,
 #   integration tests (modules through ansible-playbook, the shepherd CLI), every Molecule scenario.
-# Usage: scripts/test.sh [STAGE...]   (default: all stages; e.g. `scripts/test.sh unit molecule`)
+# Usage: scripts/test.sh [STAGE...]   (default: all stages, the static checks running beside the unit and
+#                                     integration tests; e.g. `scripts/test.sh unit molecule` runs just those)
 # Environment: SHEPHERD_MOLECULE_JOBS (scenarios run side by side, default 2),
 #              SHEPHERD_SCENARIOS (space-separated scenario names, default every scenario in molecule/).
 set -uo pipefail
@@ -42,9 +43,46 @@ stage_unit() { run_pytest tests/unit; }
 stage_integration() { run_pytest tests/integration; }
 stage_molecule() { scripts/molecule-all.sh; }
 
+# Runs each chain of stages ("yamllint ansible_lint sanity") in the background, the chains side by side:
+# each of these stages keeps one core busy, so two chains use both. Outputs are printed afterwards, in order.
+run_chains() {  # chain...
+    local chain stage i=0
+    for chain in "$@"; do
+        : >"$logs/chain-$i.results"
+        (
+            for stage in $chain; do
+                started=$SECONDS
+                if "stage_$stage" >"$logs/stage-$stage.log" 2>&1; then verdict=ok; else verdict=FAILED; fi
+                echo "$stage $((SECONDS - started)) $verdict" >>"$logs/chain-$i.results"
+            done
+        ) &
+        i=$((i + 1))
+    done
+    wait
+    for chain in "$@"; do
+        for stage in $chain; do
+            printf '\n===== %s\n' "${stage//_/-}"
+            cat "$logs/stage-$stage.log"
+        done
+    done
+    local name seconds verdict
+    while read -r name seconds verdict; do
+        results+=("$(printf '%-14s %6ss  %s' "${name//_/-}" "$seconds" "$verdict")")
+        if [ "$verdict" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    done < <(cat "$logs"/chain-*.results)
+    rm -f "$logs"/chain-*.results
+}
+
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup yamllint ansible_lint sanity unit integration molecule)
 total_started=$SECONDS
+if [ ${#stages[@]} -eq 0 ]; then
+    # Everything: setup, then the static checks beside the unit and integration tests, then Molecule.
+    run_stage setup stage_setup
+    if [ $failed -eq 0 ]; then
+        run_chains "yamllint ansible_lint sanity" "unit integration"
+        run_stage molecule stage_molecule
+    fi
+fi
 for stage in "${stages[@]}"; do
     if [ "$stage" != setup ] && [ ! -x .venv/bin/ansible ]; then
         echo "no .venv: run scripts/setup.sh first"; exit 2
