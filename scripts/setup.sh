@@ -6,7 +6,8 @@
 #   3. .venv with the shepherd package and its test extra, at the pinned versions of tests/constraints.txt
 #   4. the Galaxy collections we depend on, taken from the pinned `ansible` package on PyPI
 #   5. ansible-test's pip bootstrap, provided locally (its download host is unreachable here)
-#   6. the systemd host images (tests/harness/images/build.sh, rebuilt only when their recipe changes)
+#   6. the systemd host images (tests/harness/images/build.sh, rebuilt only when their recipe changes; built
+#      in the background from step 2 on)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -46,6 +47,11 @@ if ! docker info >/dev/null 2>&1; then
     for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
 docker info --format 'Docker {{.ServerVersion}}, storage {{.Driver}}, cgroup v{{.CgroupVersion}}'
+
+step "systemd host images (built in the background while the Python tools install)"
+mkdir -p .cache/logs
+tests/harness/images/build.sh >.cache/logs/images.log 2>&1 &
+images_job=$!
 
 step "kernel limits for many systemd test hosts"
 # Every systemd host holds several inotify instances, all counted against root: the default limit (128)
@@ -113,5 +119,6 @@ mkdir -p extensions
 ln -sfn ../molecule extensions/molecule
 
 step "systemd host images"
-tests/harness/images/build.sh
+if ! wait "$images_job"; then cat .cache/logs/images.log; echo "image build failed"; exit 1; fi
+cat .cache/logs/images.log
 echo "setup done"
