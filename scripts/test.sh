@@ -19,15 +19,17 @@ mkdir -p "$logs"
 declare -a results=()
 passed=0 failed=0
 
+record_result() {  # name, seconds, ok|FAILED
+    results+=("$(printf '%-14s %6ss  %s' "$1" "$2" "$3")")
+    if [ "$3" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+
 run_stage() {  # name, command...
     local name=$1; shift
-    local started=$SECONDS
+    local started=$SECONDS verdict=ok
     printf '\n===== %s\n' "$name"
-    if "$@"; then
-        results+=("$(printf '%-14s %6ss  ok' "$name" $((SECONDS - started)))"); passed=$((passed + 1))
-    else
-        results+=("$(printf '%-14s %6ss  FAILED' "$name" $((SECONDS - started)))"); failed=$((failed + 1))
-    fi
+    "$@" || verdict=FAILED
+    record_result "$name" $((SECONDS - started)) "$verdict"
 }
 
 stage_setup() { scripts/setup.sh; }
@@ -67,8 +69,7 @@ run_chains() {  # chain...
     done
     local name seconds verdict
     while read -r name seconds verdict; do
-        results+=("$(printf '%-14s %6ss  %s' "${name//_/-}" "$seconds" "$verdict")")
-        if [ "$verdict" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+        record_result "${name//_/-}" "$seconds" "$verdict"
     done < <(cat "$logs"/chain-*.results)
     rm -f "$logs"/chain-*.results
 }
