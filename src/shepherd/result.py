@@ -12,6 +12,8 @@ SUCCESSFUL = "successful"
 FAILED = "failed"
 CANCELED = "canceled"
 TIMEOUT = "timeout"
+# The return code of a run that was stopped (canceled or out of time), as ansible-runner reports it.
+STOPPED_RC = 254
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,8 @@ class FailedTask:
 class Result:
     """What one run did.
 
-    status is "successful", "failed", "canceled" or "timeout"; rc is ansible-playbook's return code (254 when
-    ansible-runner stopped it); hosts holds each host's recap; failed_tasks the failures that counted, in the order
+    status is "successful", "failed", "canceled" or "timeout"; rc is ansible-playbook's return code (STOPPED_RC, 254,
+    whenever the run was stopped); hosts holds each host's recap; failed_tasks the failures that counted, in the order
     they happened; errors Ansible's own error lines (a syntax error, a missing module: why a run failed before any
     host did); artifact_dir the ansible-runner artifacts (stdout, job_events/, rc, status).
     """

@@ -29,7 +29,7 @@ import ansible_runner
 from shepherd.cancel import Canceller
 from shepherd.events import Event, RunTracker
 from shepherd.plan import PlanFile
-from shepherd.result import CANCELED, TIMEOUT, Result
+from shepherd.result import CANCELED, STOPPED_RC, TIMEOUT, Result
 from shepherd.rundirs import new_run_dir
 
 PathLike = str | os.PathLike[str]
@@ -212,12 +212,15 @@ def run(
     )
     canceller.reap()
     status = str(runner.status)
+    rc = int(runner.rc if runner.rc is not None else 1)
     if canceller.signalled_at is not None or status == CANCELED:
-        # ansible-playbook may have ended on the SIGTERM before ansible-runner looked again: still a stop.
+        # ansible-playbook may have ended on the SIGTERM (with its own rc) before ansible-runner looked again:
+        # still a stop, reported the same way whichever came first.
         status = TIMEOUT if canceller.timed_out else CANCELED
+        rc = STOPPED_RC
     return tracker.result(
         status=status,
-        rc=int(runner.rc if runner.rc is not None else 1),
+        rc=rc,
         duration=time.monotonic() - started,
         artifact_dir=Path(runner.config.artifact_dir),
         playbook=playbook_arg,
