@@ -15,7 +15,9 @@ else
     if [ -f molecule/ON_REQUEST ]; then
         mapfile -t on_request < <(grep -v '^#' molecule/ON_REQUEST | awk 'NF {print $1}')
         grep -v '^#' molecule/ON_REQUEST | awk 'NF {print "not run (on request only): " $0}'
-        mapfile -t scenarios < <(printf '%s\n' "${scenarios[@]}" | grep -vxF -f <(printf '%s\n' "${on_request[@]}"))
+        if [ ${#on_request[@]} -gt 0 ]; then  # (an empty pattern list would make grep -v drop every scenario)
+            mapfile -t scenarios < <(printf '%s\n' "${scenarios[@]}" | grep -vxF -f <(printf '%s\n' "${on_request[@]}"))
+        fi
     fi
 fi
 # Longest scenarios first (the names listed in molecule/ORDER), so a slow one never starts last.
