@@ -4,6 +4,7 @@
 #                                                     the check targets answer; restore at once when they do not
 #   python3 flat_bridge_switch.py confirm STATE_DIR   keep the change (run by Ansible over a new connection)
 #   python3 flat_bridge_switch.py rollback STATE_DIR  restore the configuration from before the last apply
+#   python3 flat_bridge_switch.py pending STATE_DIR   only say whether apply would change anything (read-only)
 #
 # The files are systemd-networkd's (backend "networkd", applied by restarting it) or ifupdown2's (backend
 # "ifupdown2", one file in /etc/network/interfaces.d, applied by "ifreload -a").
@@ -217,6 +218,18 @@ class Switch:
         return [name for name in [self.config["bridge"], self.config.get("uplink")] + self.config.get("extra_links", []) if name]
 
     # commands ----------------------------------------------------------------------------------------------
+    def in_place(self):
+        """True when the live configuration is the staged one and applied: apply would change nothing."""
+        return not self.plan() and self.backend_ready() and link_exists(self.config["bridge"])
+
+    def pending(self):
+        # Anything apply would act on, its refusals included, counts as pending: apply then says what it is.
+        installed = read_json(os.path.join(self.state_dir, "installed.json"), {})
+        waiting = (os.path.isdir(self.rollback_dir) or installed.get("network_dir", self.network_dir) != self.network_dir
+                   or not self.in_place())
+        return {"changed": False, "pending": waiting,
+                "msg": "apply would change the network" if waiting else "the bridge's configuration is already in place"}
+
     def apply(self):
         if os.path.isdir(self.rollback_dir):
             # An earlier apply was neither confirmed nor restored yet (its process died): restore first.
@@ -225,7 +238,7 @@ class Switch:
         if installed.get("network_dir", self.network_dir) != self.network_dir:
             raise RuntimeError("%s was installed into %s, another backend's directory; moving a bridge between backends is not "
                                "supported: remove it (rollback or by hand) first" % (self.config["bridge"], installed["network_dir"]))
-        if not self.plan() and self.backend_ready() and link_exists(self.config["bridge"]):
+        if self.in_place():
             return {"changed": False, "msg": "the bridge's configuration is already in place"}
 
         os.makedirs(os.path.join(self.rollback_dir, "files"))
@@ -304,8 +317,8 @@ BACKEND_SERVICES = {"networkd": "systemd-networkd.service", "ifupdown2": "networ
 
 
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("apply", "confirm", "rollback"):
-        sys.stderr.write("usage: flat_bridge_switch.py apply|confirm|rollback STATE_DIR\n")
+    if len(argv) != 3 or argv[1] not in ("apply", "confirm", "rollback", "pending"):
+        sys.stderr.write("usage: flat_bridge_switch.py apply|confirm|rollback|pending STATE_DIR\n")
         return 64
     try:
         switch = Switch(argv[2])

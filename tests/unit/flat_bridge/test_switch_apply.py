@@ -243,3 +243,31 @@ def test_moving_a_bridge_to_another_backend_is_refused(env, tmp_path):
     with pytest.raises(RuntimeError, match="another backend's directory"):
         env.switch().apply()
     assert "br0" in env.host.links
+
+
+def test_pending_on_a_first_run_and_not_after_a_confirmed_apply(env):
+    assert env.switch().pending()["pending"] is True
+    env.switch().apply()
+    env.switch().confirm()
+    env.host.calls.clear()
+    assert env.switch().pending() == {"changed": False, "pending": False,
+                                      "msg": "the bridge's configuration is already in place"}
+    assert not any(c[0] in ("systemd-run", "ping") or c[1] in ("restart", "stop") for c in env.host.calls)
+
+
+def test_pending_when_a_staged_file_changed_or_the_bridge_is_gone(env):
+    env.switch().apply()
+    env.switch().confirm()
+    env.stage(dict(STAGED, **{"40-flat-bridge-br0.network": STAGED["40-flat-bridge-br0.network"].replace("10.0.0.1", "10.0.0.254")}))
+    assert env.switch().pending()["pending"] is True
+    env.stage(STAGED)
+    del env.host.links["br0"]
+    assert env.switch().pending()["pending"] is True
+
+
+def test_pending_when_a_change_awaits_confirmation_or_apply_would_refuse(env, tmp_path):
+    env.switch().apply()  # not confirmed: apply must first restore it
+    assert env.switch().pending()["pending"] is True
+    env.switch().confirm()
+    env.write_config(backend="ifupdown2", network_dir=str(tmp_path))
+    assert env.switch().pending()["pending"] is True  # apply then says why it refuses
