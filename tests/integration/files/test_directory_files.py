@@ -2,39 +2,7 @@
 each file, a second run changes nothing, unlisted files matching a pattern go (others and directories stay), a
 changed mode alone is a change, and bad input fails naming the field without touching the directory."""
 
-import json
-import os
-import pathlib
-import shutil
 import stat
-import subprocess
-import sys
-
-REPO = pathlib.Path(__file__).resolve().parents[3]
-
-
-def playbook(tmp_path, tasks, *flags):
-    """Run tasks on localhost; returns (rc, {task name: result})."""
-    path = tmp_path / ("play-%d.yml" % len(list(tmp_path.glob("play-*.yml"))))
-    path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    binary = REPO / ".venv" / "bin" / "ansible-playbook"
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"), ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
-    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)  # another callback would print into the JSON
-    command = [str(binary) if binary.exists() else shutil.which("ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", "ansible_python_interpreter=" + sys.executable, str(path)] + list(flags)
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=str(REPO), timeout=300, check=False)
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("no JSON from ansible-playbook (rc %d):\n%s\n%s"
-                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    results = {}
-    for play in data["plays"]:
-        for task in play["tasks"]:
-            results[task["task"]["name"]] = task["hosts"].get("localhost", {})
-    return proc.returncode, results
 
 
 def task(name, **args):
@@ -45,7 +13,7 @@ def listing(directory):
     return {p.name: p.read_text() for p in directory.iterdir() if p.is_file()}
 
 
-def test_write_check_diff_idempotence_and_removal(tmp_path):
+def test_write_check_diff_idempotence_and_removal(tmp_path, playbook):
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "old.flag").write_text("1\n")
@@ -81,7 +49,7 @@ def test_write_check_diff_idempotence_and_removal(tmp_path):
                if isinstance(d.get("before"), dict)), repair["diff"]
 
 
-def test_bad_input_names_the_field_and_changes_nothing(tmp_path):
+def test_bad_input_names_the_field_and_changes_nothing(tmp_path, playbook):
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "a").write_text("a\n")

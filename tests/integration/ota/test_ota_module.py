@@ -1,42 +1,12 @@
 """shepherd.fleet.ota_update through ansible-playbook on localhost: check mode, diff, apply, idempotence, a
 failing health check rolling back, a refused downgrade, recover and rollback."""
 
-import json
 import os
-import pathlib
-import shutil
-import subprocess
-import sys
 
 import otakit
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
 HEALTHY = {"command": "test -x app", "timeout": 10, "attempts": 1, "interval": 0}
 FAILING = {"command": "echo unhealthy; exit 1", "timeout": 10, "attempts": 2, "interval": 0}
-
-
-def playbook(tmp_path, tasks, *flags):
-    """Run tasks on localhost; returns (rc, {task name: result})."""
-    path = tmp_path / ("play-%d.yml" % len(list(tmp_path.glob("play-*.yml"))))
-    path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    binary = REPO / ".venv" / "bin" / "ansible-playbook"
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"), ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
-    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)  # another callback would print into the JSON
-    command = [str(binary) if binary.exists() else shutil.which("ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", "ansible_python_interpreter=" + sys.executable, str(path)] + list(flags)
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=str(REPO), timeout=300, check=False)
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("no JSON from ansible-playbook (rc %d):\n%s\n%s"
-                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    results = {}
-    for play in data["plays"]:
-        for task in play["tasks"]:
-            results[task["task"]["name"]] = task["hosts"].get("localhost", {})
-    return proc.returncode, results
 
 
 def task(name, **args):
@@ -44,7 +14,7 @@ def task(name, **args):
     return out
 
 
-def test_module_check_diff_apply_idempotence_rollback(tmp_path):
+def test_module_check_diff_apply_idempotence_rollback(tmp_path, playbook):
     fw, root = tmp_path / "fw", str(tmp_path / "root")
     v1 = otakit.make_release(fw, "1.0", 1, {"app": b"app 1", "lib": b"lib"}, HEALTHY)
     v2 = otakit.make_release(fw, "2.0", 2, {"app": b"app 2", "lib": b"lib"}, HEALTHY, versions={"lib": "1.0"})
