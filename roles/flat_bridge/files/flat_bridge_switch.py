@@ -222,11 +222,14 @@ class Switch:
         """True when the live configuration is the staged one and applied: apply would change nothing."""
         return not self.plan() and self.backend_ready() and link_exists(self.config["bridge"])
 
+    def installed_elsewhere(self):
+        """The other backend's directory the bridge was installed into, or None."""
+        installed = read_json(os.path.join(self.state_dir, "installed.json"), {}).get("network_dir", self.network_dir)
+        return installed if installed != self.network_dir else None
+
     def pending(self):
         # Anything apply would act on, its refusals included, counts as pending: apply then says what it is.
-        installed = read_json(os.path.join(self.state_dir, "installed.json"), {})
-        waiting = (os.path.isdir(self.rollback_dir) or installed.get("network_dir", self.network_dir) != self.network_dir
-                   or not self.in_place())
+        waiting = os.path.isdir(self.rollback_dir) or self.installed_elsewhere() is not None or not self.in_place()
         return {"changed": False, "pending": waiting,
                 "msg": "apply would change the network" if waiting else "the bridge's configuration is already in place"}
 
@@ -234,10 +237,10 @@ class Switch:
         if os.path.isdir(self.rollback_dir):
             # An earlier apply was neither confirmed nor restored yet (its process died): restore first.
             self.rollback("an unconfirmed earlier change was pending")
-        installed = read_json(os.path.join(self.state_dir, "installed.json"), {})
-        if installed.get("network_dir", self.network_dir) != self.network_dir:
+        elsewhere = self.installed_elsewhere()
+        if elsewhere is not None:
             raise RuntimeError("%s was installed into %s, another backend's directory; moving a bridge between backends is not "
-                               "supported: remove it (rollback or by hand) first" % (self.config["bridge"], installed["network_dir"]))
+                               "supported: remove it (rollback or by hand) first" % (self.config["bridge"], elsewhere))
         if self.in_place():
             return {"changed": False, "msg": "the bridge's configuration is already in place"}
 
