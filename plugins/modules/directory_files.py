@@ -149,9 +149,11 @@ def write_atomically(module, directory, name, content):
 
 
 def text_diff(directory, name, old, new):
+    """One file's diff; None for old or new means the file is absent on that side."""
+    path = os.path.join(directory, name)
     return {
-        "before_header": os.path.join(directory, name) if old is not None else "%s (absent)" % os.path.join(directory, name),
-        "after_header": os.path.join(directory, name) if new is not None else "%s (absent)" % os.path.join(directory, name),
+        "before_header": path if old is not None else "%s (absent)" % path,
+        "after_header": path if new is not None else "%s (absent)" % path,
         "before": to_text(old or b"", errors="surrogate_or_replace"),
         "after": to_text(new or b"", errors="surrogate_or_replace"),
     }
@@ -167,17 +169,17 @@ def main():
         add_file_common_args=True,
         supports_check_mode=True,
     )
-    directory, files = module.params["path"], module.params["files"]
+    directory = module.params["path"]
+    bad = bad_names(module.params["files"])
+    if bad:
+        module.fail_json(msg="files: not a plain file name: %s" % ", ".join(sorted(bad)))
+    files = {name: "" if content is None else to_text(content) for name, content in module.params["files"].items()}
     if not os.path.isdir(directory):
         if module.check_mode and not os.path.lexists(directory):
             # In check mode an earlier task (a package, a file task) may not have created it yet.
             module.exit_json(changed=True, written=sorted(files), removed=[],
-                             diff=[text_diff(directory, name, None, to_bytes(files[name] or "")) for name in sorted(files)])
+                             diff=[text_diff(directory, name, None, to_bytes(files[name])) for name in sorted(files)])
         module.fail_json(msg="path: %s is not a directory" % directory)
-    bad = bad_names(files)
-    if bad:
-        module.fail_json(msg="files: not a plain file name: %s" % ", ".join(sorted(bad)))
-    files = {name: "" if content is None else to_text(content) for name, content in files.items()}
     try:
         to_write, to_remove = plan(directory, files, module.params["remove_unlisted"])
     except ValueError as error:
