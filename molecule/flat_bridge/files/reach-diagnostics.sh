@@ -1,3 +1,4 @@
+#!/bin/sh
 # Printed when a reachability round fails (tasks/reach.yml): this host's view of Docker network $1.
 net=$1
 echo "== $(hostname) $(date +%T)"
