@@ -11,13 +11,16 @@ touches the developer's lab:
 Goals on a 2-core machine: cold <= 600 s, warm <= 60 s, new app < 30 s. Prints the load average with the
 figures (the machine is shared). Run on demand, never in the timed tests (it takes minutes):
 
-    python3 bench/lab_bringup.py [--keep] [--json]
+    python3 bench/lab_bringup.py [--keep] [--json] [--no-mitogen]
+
+`shepherd lab up` uses Mitogen when it is installed (figure `mitogen`); `--no-mitogen` measures plain Ansible.
 
 The lab's inventory is a temporary folder holding the lab's layers.yml and group_vars (links) and the
 generated hosts.yml; `--keep` leaves the lab running for a look (`shepherd lab down --name shepherd-bench`).
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -67,18 +70,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the lab running")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    parser.add_argument("--no-mitogen", action="store_true", help="bring the lab up with plain Ansible")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as folder:
         inventory = pathlib.Path(folder)
         (inventory / "layers.yml").symlink_to(REPO / "inventories" / "lab" / "layers.yml")
         (inventory / "group_vars").symlink_to(REPO / "inventories" / "lab" / "group_vars")
         common = ("--name", LAB, "--inventory-dir", inventory)
+        up = ("lab", "up", *common, "--subnet", SUBNET, "--json", *(["--no-mitogen"] if args.no_mitogen else []))
         shepherd("lab", "down", *common)
         load_before = os.getloadavg()
-        cold, records = timed(shepherd, "lab", "up", *common, "--subnet", SUBNET, "--json")
+        cold, records = timed(shepherd, *up)
         cold_changed, cold_status = changed(records)
         status_time, status = timed(shepherd, "lab", "status", "--name", LAB, "--json")
-        warm, records = timed(shepherd, "lab", "up", *common, "--subnet", SUBNET, "--json")
+        warm, records = timed(shepherd, *up)
         warm_changed, warm_status = changed(records)
         with tempfile.NamedTemporaryFile("w", suffix=".json", dir=folder, delete=False) as extra:
             json.dump({"marathon_apps": [NEW_APP]}, extra)
@@ -99,6 +104,7 @@ def main():
             "load_average_before": [round(value, 2) for value in load_before],
             "load_average_after": [round(value, 2) for value in os.getloadavg()],
             "cpus": os.cpu_count(),
+            "mitogen": not args.no_mitogen and importlib.util.find_spec("ansible_mitogen") is not None,
         }
         if not args.keep:
             shepherd("lab", "down", *common)

@@ -69,7 +69,7 @@ stamp=.venv/.shepherd-installed
 want=$(cat pyproject.toml tests/constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/pip install -q --disable-pip-version-check -U pip wheel
-    .venv/bin/pip install -q --disable-pip-version-check -c tests/constraints.txt -e '.[test]'
+    .venv/bin/pip install -q --disable-pip-version-check -c tests/constraints.txt -e '.[test,lab]'
     echo "$want" >"$stamp"
 fi
 

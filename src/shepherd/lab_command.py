@@ -13,6 +13,7 @@ from rich.table import Table
 
 from shepherd.exitcodes import ExitCode
 from shepherd.lab import Lab, LabError, LabSpec
+from shepherd.lab.mitogen import mitogen_environment
 from shepherd.play_command import add_run_options, execute, print_error
 
 DEFAULT_INVENTORY_DIR = Path("inventories/lab")
@@ -48,6 +49,10 @@ def add_lab_parsers(lab: argparse.ArgumentParser, defaults: LabSpec) -> None:
     up.add_argument("--playbook", type=Path, default=DEFAULT_PLAYBOOK,
                     help=f"what to run against the lab (default {DEFAULT_PLAYBOOK})")  # fmt: skip
     up.add_argument("--no-converge", action="store_true", help="only create the hosts and the inventory")
+    up.add_argument(
+        "--no-mitogen", action="store_true",
+        help="run the playbook with plain Ansible even when Mitogen is installed (it is used by default then)",
+    )  # fmt: skip
     add_run_options(up)
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     up.set_defaults(handler=lab_up)
@@ -97,7 +102,10 @@ def lab_up(args: argparse.Namespace, console: Console) -> int:
     if args.no_converge:
         return ExitCode.OK
     # The inventory is the folder: the generated hosts.yml, the layers' groups (layers.yml) and group_vars.
-    code = execute(args, args.playbook, args.inventory_dir, console)
+    envvars = {} if args.no_mitogen else mitogen_environment()
+    if envvars and not args.json:
+        log.print("running with Mitogen (--no-mitogen to run without it)", highlight=False)
+    code = execute(args, args.playbook, args.inventory_dir, console, envvars=envvars)
     if code == ExitCode.OK and not args.json:
         print_status(lab, console)
     return code

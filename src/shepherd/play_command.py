@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -43,8 +44,15 @@ def print_error(message: str) -> None:
     Console(stderr=True).print(f"shepherd: {message}", highlight=False, soft_wrap=True)
 
 
-def execute(args: argparse.Namespace, playbook: str | Path, inventory: Path | list[str] | None, console: Console) -> int:
-    """Run PLAYBOOK against INVENTORY with ARGS' run options; print the display or JSON; return the exit code."""
+def execute(
+    args: argparse.Namespace,
+    playbook: str | Path,
+    inventory: Path | list[str] | None,
+    console: Console,
+    envvars: Mapping[str, str] | None = None,
+) -> int:
+    """Run PLAYBOOK against INVENTORY with ARGS' run options (and ENVVARS for ansible-playbook); print the display or
+    JSON; return the exit code."""
     try:
         extra_vars = merge_extra_vars(args.extra_vars)
     except ExtraVarsError as error:
@@ -59,6 +67,7 @@ def execute(args: argparse.Namespace, playbook: str | Path, inventory: Path | li
         "diff": args.diff,
         "verbosity": args.verbose,
         "timeout": args.timeout,
+        "envvars": envvars,
     }
     with cancel_on_signals() as cancel:
         try:

@@ -1,9 +1,10 @@
 """The lab's inventory file (inventories/lab/hosts.yml): written by `lab up`, removed by `lab down`.
 
-Hosts are reached with the community.docker.docker connection through their container
-(ansible_docker_host); ansible_host is the host's fixed lab address, so roles that write addresses (e.g. /etc/hosts)
-see the lab network. Groups as in the example inventory: datacenter (children masters, agents, storage) and
-devices. Settings for the roles in the lab live next to it, in inventories/lab/group_vars/.
+Hosts are reached through their container with the `docker` connection: plain Ansible resolves it to
+community.docker.docker, which reads the container from ansible_docker_host; Mitogen (mitogen.py) replaces it with its
+own, which reads it from ansible_ssh_host, and needs the user (root) to skip sudo. ansible_host is the host's fixed
+lab address, so roles that write addresses (e.g. /etc/hosts) see the lab network. Groups as in the example
+inventory: datacenter (children masters, agents, storage) and devices. Settings for the roles in the lab live next to it, in inventories/lab/group_vars/.
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ def inventory_data(spec: LabSpec) -> dict[str, Any]:
     return {
         "all": {
             "hosts": {
-                host.name: {"ansible_host": host.address, "ansible_docker_host": host.container(spec.name)}
+                host.name: {
+                    "ansible_host": host.address,
+                    "ansible_docker_host": host.container(spec.name),
+                    "ansible_ssh_host": host.container(spec.name),
+                }
                 for host in hosts
             },
             "vars": {
-                "ansible_connection": "community.docker.docker",
+                # The short name: Mitogen takes over only connections it knows by it.
+                "ansible_connection": "docker",
+                "ansible_user": "root",
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "shepherd_lab_name": spec.name,
                 "shepherd_lab_subnet": spec.subnet,

@@ -46,7 +46,8 @@ def test_lab_defaults():
     assert (args.name, args.masters, args.agents, args.storage, args.devices) == ("shepherd-lab", 1, 2, 0, 2)
     assert args.subnet == "172.30.77.0/24"
     assert args.playbook == Path("tests/lab/lab.yml") and args.inventory_dir == Path("inventories/lab")
-    assert not args.no_converge
+    assert not args.no_converge and not args.no_mitogen
+    assert build_parser().parse_args(["lab", "up", "--no-mitogen"]).no_mitogen
 
 
 def test_lab_sizes_come_from_the_environment(monkeypatch):

@@ -64,8 +64,12 @@ def test_inventory_reaches_hosts_through_docker_and_has_the_example_groups():
     text = render_inventory(spec)
     assert text.startswith("# Written by `shepherd lab up` for lab t:")
     data = yaml.safe_load(text)["all"]
-    assert data["vars"]["ansible_connection"] == "community.docker.docker"
-    assert data["hosts"]["agent2"] == {"ansible_host": "10.9.0.22", "ansible_docker_host": "t-agent2"}
+    # `docker`: community.docker.docker for plain Ansible (container from ansible_docker_host), Mitogen's own
+    # under Mitogen (container from ansible_ssh_host; as root, so it does not reach for sudo).
+    assert (data["vars"]["ansible_connection"], data["vars"]["ansible_user"]) == ("docker", "root")
+    assert data["hosts"]["agent2"] == {
+        "ansible_host": "10.9.0.22", "ansible_docker_host": "t-agent2", "ansible_ssh_host": "t-agent2"
+    }  # fmt: skip
     datacenter = data["children"]["datacenter"]["children"]
     assert list(datacenter) == ["masters", "agents", "storage"]
     assert list(datacenter["masters"]["hosts"]) == ["master1", "master2", "master3"]
