@@ -20,7 +20,6 @@ generated hosts.yml; `--keep` leaves the lab running for a look (`shepherd lab d
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import pathlib
@@ -28,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from shepherd.lab.mitogen import mitogen_strategy_dir
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LAB = "shepherd-bench"
@@ -104,7 +105,7 @@ def main():
             "load_average_before": [round(value, 2) for value in load_before],
             "load_average_after": [round(value, 2) for value in os.getloadavg()],
             "cpus": os.cpu_count(),
-            "mitogen": not args.no_mitogen and importlib.util.find_spec("ansible_mitogen") is not None,
+            "mitogen": not args.no_mitogen and mitogen_strategy_dir() is not None,
         }
         if not args.keep:
             shepherd("lab", "down", *common)

@@ -4,7 +4,8 @@ Hosts are reached through their container with the `docker` connection: plain An
 community.docker.docker, which reads the container from ansible_docker_host; Mitogen (mitogen.py) replaces it with its
 own, which reads it from ansible_ssh_host, and needs the user (root) to skip sudo. ansible_host is the host's fixed
 lab address, so roles that write addresses (e.g. /etc/hosts) see the lab network. Groups as in the example
-inventory: datacenter (children masters, agents, storage) and devices. Settings for the roles in the lab live next to it, in inventories/lab/group_vars/.
+inventory: datacenter (children masters, agents, storage) and devices. Settings for the roles in the lab live next
+to it, in inventories/lab/group_vars/.
 """
 
 from __future__ import annotations
