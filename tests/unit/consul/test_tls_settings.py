@@ -9,13 +9,11 @@ import os
 import pytest
 
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar
 from role_templates import trusted
 
-# Lookups (a setting given as a controller path is read with ansible.builtin.file) need the plugin loader.
-init_plugin_loader()
-
+# Lookups (a setting given as a controller path is read with ansible.builtin.file) need the plugin loader:
+# tests/conftest.py sets it up.
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "consul")
 LOADER = DataLoader()
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
