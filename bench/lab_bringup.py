@@ -89,7 +89,7 @@ def main():
         cold_changed, cold_status = changed(records)
         status_time, status = timed(shepherd, "lab", "status", "--name", LAB, "--json")
         warm_runs, warm_changed, warm_statuses = [], 0, []
-        for _ in range(max(1, args.warm_runs)):
+        for _run in range(max(1, args.warm_runs)):
             warm, records = timed(shepherd, *up)
             warm_runs.append(round(warm, 1))
             run_changed, run_status = changed(records)

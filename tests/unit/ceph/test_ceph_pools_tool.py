@@ -1,20 +1,18 @@
 # Copyright: shepherd.fleet developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""roles/ceph/files/shepherd-ceph-pools against a fake set of monitors that keeps the cluster's rules, pools and
+"""roles/ceph/files/ceph_pools.py against a fake set of monitors that keeps the cluster's rules, pools and
 file systems and answers the monitor commands the tool sends (their JSON as Ceph 16 and 18 answer it): what it
 changes, in which order, and that check mode only reports."""
 
-import importlib.machinery
 import importlib.util
 import os
 
 import pytest
 
-TOOL_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "ceph", "files", "shepherd-ceph-pools")
-LOADER = importlib.machinery.SourceFileLoader("shepherd_ceph_pools", TOOL_PATH)
-SPEC = importlib.util.spec_from_loader("shepherd_ceph_pools", LOADER)
+TOOL_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "ceph", "files", "ceph_pools.py")
+SPEC = importlib.util.spec_from_file_location("ceph_pools", TOOL_PATH)
 tool = importlib.util.module_from_spec(SPEC)
-LOADER.exec_module(tool)
+SPEC.loader.exec_module(tool)
 
 WANT = {"rule": "shepherd_replicated_host", "size": 3, "min_size": 2, "fs_name": "cephfs", "volumes_dir": "/volumes",
         "timeout": 30, "metadata_pool": {"name": "cephfs_metadata", "pg_num": 16},
@@ -114,7 +112,7 @@ def test_size_is_raised_before_min_size_and_the_rule_moves_first_on_every_pool()
     assert converge(mons, made={"/volumes"}) == [
         "pool %s %s" % (pool, change) for pool in ("cephfs_metadata", "cephfs_data", ".mgr")
         for change in ("crush_rule shepherd_replicated_osd -> shepherd_replicated_host", "size 1 -> 3", "min_size 1 -> 2")]
-    assert [args["var"] for _, args in mons.sent[:3]] == ["crush_rule", "size", "min_size"]
+    assert [args["var"] for _prefix, args in mons.sent[:3]] == ["crush_rule", "size", "min_size"]
 
 
 def test_a_pool_of_one_copy_is_set_with_the_confirmation_ceph_asks_for():
@@ -150,7 +148,7 @@ def test_the_run_waits_for_clean_placement_groups_and_gives_up_with_what_it_saw(
 def test_a_failed_monitor_command_names_the_command(monkeypatch):
     class Cluster:
         @staticmethod
-        def mon_command(command, _):
+        def mon_command(command, inbuf):
             return -2, b"", "specified rule nope doesn't exist"
 
     mons = tool.Monitors.__new__(tool.Monitors)

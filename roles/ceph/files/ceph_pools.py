@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 # Copyright: shepherd.fleet developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ceph role's cluster-wide settings, read first and changed only where they differ (run on the first monitor):
 
-    shepherd-ceph-pools default-rule '{"rule": NAME, "failure_domain": "host"}'
+    python3 ceph_pools.py default-rule '{"rule": NAME, "failure_domain": "host"}'
         the replicated CRUSH rule of the failure domain exists and is the default rule of new pools;
-    shepherd-ceph-pools filesystem '{"rule": ..., "size": 3, "min_size": 2, "fs_name": ..., "metadata_pool":
+    python3 ceph_pools.py filesystem '{"rule": ..., "size": 3, "min_size": 2, "fs_name": ..., "metadata_pool":
         {"name": ..., "pg_num": 16}, "data_pool": {...}, "volumes_dir": "/volumes", "timeout": 300}'
         the file system's pools exist, every pool has the size, min_size and rule given, the file system exists,
         then waits until every placement group is active+clean and an MDS is active, and makes the volumes
@@ -161,12 +160,12 @@ def main(args):
     try:
         mons = Monitors()
     except Exception as error:  # rados.Error and its kin: no monitor answers, no keyring
-        sys.stderr.write("shepherd-ceph-pools %s: cannot reach the monitors: %s\n" % (args[0], error))
+        sys.stderr.write("ceph_pools.py %s: cannot reach the monitors: %s\n" % (args[0], error))
         return 1
     try:
         changed = ACTIONS[args[0]](mons, want, bool(want.get("check")))
     except CephError as error:
-        sys.stderr.write("shepherd-ceph-pools %s: %s\n" % (args[0], error))
+        sys.stderr.write("ceph_pools.py %s: %s\n" % (args[0], error))
         return 1
     finally:
         mons.close()
