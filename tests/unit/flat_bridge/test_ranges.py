@@ -26,7 +26,7 @@ VALIDATE = LOADER.load_from_file(os.path.join(ROLE, "tasks", "validate.yml"))
 def host_vars(host, hosts=("dc1-c", "dc1-a", "dc1-b"), address="10.0.0.12", **settings):
     variables = dict(ROLE_VARS)
     variables.update({
-        "groups": {"flat_bridge": list(hosts)}, "inventory_hostname": host, "ansible_local": {},
+        "groups": {"flat_bridge": list(hosts)}, "inventory_hostname": host,
         "ansible_facts": {"default_ipv4": {"interface": "eth0", "address": address, "prefix": "16", "gateway": "10.0.0.1",
                                            "broadcast": "10.0.255.255"},
                           "eth0": {"macaddress": "02:42:0a:00:00:0c"}, "distribution_major_version": "12"},
@@ -146,3 +146,15 @@ def test_a_host_without_a_default_route_is_told_to_set_its_uplink_address_and_ga
 def test_without_a_docker_network_the_pool_is_not_looked_at():
     assert plan(host_vars("dc1-z", flat_bridge_docker_network=False, flat_bridge_docker_pool="")) == {
         "errors": [], "docker_subnet": "10.0.0.0/16", "docker_range": "", "docker_gateway": "10.0.0.1"}
+
+
+def test_after_the_switch_the_saved_local_fact_names_the_uplink_not_the_bridge():
+    # Once the bridge carries the address, the default route's interface is the bridge; the local fact written
+    # on the first run (ansible_facts.ansible_local: Ansible keeps that one key's prefix) still names eth0.
+    templar = host_vars("dc1-a")
+    facts = dict(templar.available_variables["ansible_facts"])
+    facts["default_ipv4"] = dict(facts["default_ipv4"], interface="br0")
+    facts["ansible_local"] = {"flat_bridge_br0": {"uplink": "eth0", "address": "10.0.0.12/16", "gateway": "10.0.0.1"}}
+    templar.available_variables = dict(templar.available_variables, ansible_facts=facts)
+    assert render(templar, "__flat_bridge_uplink") == "eth0"
+    assert failed_checks(templar) == []
