@@ -135,23 +135,25 @@ def _integer(value):
         return None
 
 
-def _check_link(settings, errors):
-    """The uplink, address and gateway (bridge mode) or the overlay's settings (vxlan mode)."""
-    if settings.get("mode") == "vxlan":
-        if _interface(settings.get("address")) is None:
-            errors.append("flat_bridge_vxlan_address (%r) must be an IPv4 address with prefix (10.213.200.11/24)."
-                          % settings.get("address"))
-        if _address(settings.get("vxlan_underlay")) is None:
-            errors.append("flat_bridge_vxlan_underlay_address (%r) must be an IPv4 address (default: the host's default "
-                          "IPv4 address)." % settings.get("vxlan_underlay"))
-        bad_peers = [peer for peer in settings.get("vxlan_peers") or [] if _address(peer) is None]
-        if bad_peers:
-            errors.append("every host of group '%s' needs an IPv4 underlay address (flat_bridge_vxlan_underlay_address, "
-                          "else its default IPv4 address: gather its facts); got %s." % (settings.get("group"), bad_peers))
-        vxlan_id = _integer(settings.get("vxlan_id"))
-        if vxlan_id is None or not 1 <= vxlan_id <= 16777215:
-            errors.append("flat_bridge_vxlan_id (%r) must be between 1 and 16777215." % settings.get("vxlan_id"))
-        return
+def _check_overlay(settings, interface, errors):
+    """vxlan mode: the overlay address, the underlay addresses of this host and its peers, the VXLAN id."""
+    if interface is None:
+        errors.append("flat_bridge_vxlan_address (%r) must be an IPv4 address with prefix (10.213.200.11/24)."
+                      % settings.get("address"))
+    if _address(settings.get("vxlan_underlay")) is None:
+        errors.append("flat_bridge_vxlan_underlay_address (%r) must be an IPv4 address (default: the host's default "
+                      "IPv4 address)." % settings.get("vxlan_underlay"))
+    bad_peers = [peer for peer in settings.get("vxlan_peers") or [] if _address(peer) is None]
+    if bad_peers:
+        errors.append("every host of group '%s' needs an IPv4 underlay address (flat_bridge_vxlan_underlay_address, "
+                      "else its default IPv4 address: gather its facts); got %s." % (settings.get("group"), bad_peers))
+    vxlan_id = _integer(settings.get("vxlan_id"))
+    if vxlan_id is None or not 1 <= vxlan_id <= 16777215:
+        errors.append("flat_bridge_vxlan_id (%r) must be between 1 and 16777215." % settings.get("vxlan_id"))
+
+
+def _check_uplink(settings, interface, gateway, errors):
+    """bridge mode: the uplink, the host's address and the gateway."""
     uplink = settings.get("uplink") or ""
     if not uplink:
         errors.append("flat_bridge_uplink is empty and the host has no default route to take it from: set it in host_vars.")
@@ -159,10 +161,10 @@ def _check_link(settings, errors):
         errors.append("flat_bridge_uplink (%r) is the bridge itself; name the NIC that becomes its port." % uplink)
     elif not settings.get("uplink_exists"):
         errors.append("flat_bridge_uplink (%r) names no NIC of this host." % uplink)
-    if _interface(settings.get("address")) is None:
+    if interface is None:
         errors.append("flat_bridge_address (%r) must be an IPv4 address with prefix (192.0.2.10/24); it defaults to the "
                       "host's current address, so set it in host_vars when the host has none." % settings.get("address"))
-    if _address(settings.get("gateway")) is None:
+    if gateway is None:
         errors.append("flat_bridge_gateway (%r) must be an IPv4 address; it defaults to the host's current default "
                       "gateway, so set it in host_vars when the host has none." % settings.get("gateway"))
 
@@ -207,20 +209,22 @@ def _slice(settings, interface, gateway, errors):
 
 def flat_bridge_plan(settings):
     """See DOCUMENTATION."""
-    errors = []
-    _check_link(settings, errors)
+    vxlan = settings.get("mode") == "vxlan"
     interface = _interface(settings.get("address"))
-    gateway = _address(settings.get("gateway")) if settings.get("mode") != "vxlan" else None
-    docker_range = _slice(settings, interface, gateway, errors) if settings.get("docker_network") else ""
-    if settings.get("mode") == "vxlan":
-        docker_gateway = str(interface.ip) if interface else ""
+    gateway = None if vxlan else _address(settings.get("gateway"))
+    errors = []
+    if vxlan:
+        _check_overlay(settings, interface, errors)
     else:
-        docker_gateway = str(gateway) if gateway else ""
+        _check_uplink(settings, interface, gateway, errors)
+    docker_range = _slice(settings, interface, gateway, errors) if settings.get("docker_network") else ""
+    # The Docker network's gateway: the real one in bridge mode, the host's own overlay address in vxlan mode.
+    docker_gateway = (interface.ip if interface else None) if vxlan else gateway
     return {
         "errors": errors,
         "docker_subnet": str(interface.network) if interface else "",
         "docker_range": docker_range,
-        "docker_gateway": docker_gateway,
+        "docker_gateway": str(docker_gateway) if docker_gateway else "",
     }
 
 
