@@ -124,15 +124,17 @@ def make_volumes_dir(path, fs_name, check):
 def filesystem(mons, want, check, clock=time, volumes_dir=make_volumes_dir):
     """Pools, replication, the file system, the wait and the volumes directory (see the module docstring)."""
     changed = []
-    pool_names = {pool["pool_name"] for pool in mons.command("osd pool ls", detail="detail")}
-    for pool in (want["metadata_pool"], want["data_pool"]):
-        if pool["name"] not in pool_names:
-            changed.append("created pool %s (%d placement groups, rule %s)" % (pool["name"], pool["pg_num"], want["rule"]))
-            if not check:
-                mons.command("osd pool create", pool=pool["name"], pg_num=pool["pg_num"], pgp_num=pool["pg_num"],
-                             pool_type="replicated", rule=want["rule"])
-    rule_names = {rule_id: name for name, rule_id in rule_ids(mons).items()}
     pools = mons.command("osd pool ls", detail="detail")
+    names = {pool["pool_name"] for pool in pools}
+    missing = [pool for pool in (want["metadata_pool"], want["data_pool"]) if pool["name"] not in names]
+    for pool in missing:
+        changed.append("created pool %s (%d placement groups, rule %s)" % (pool["name"], pool["pg_num"], want["rule"]))
+        if not check:
+            mons.command("osd pool create", pool=pool["name"], pg_num=pool["pg_num"], pgp_num=pool["pg_num"],
+                         pool_type="replicated", rule=want["rule"])
+    if missing and not check:
+        pools = mons.command("osd pool ls", detail="detail")  # the new pools, with the size Ceph gave them
+    rule_names = {rule_id: name for name, rule_id in rule_ids(mons).items()}
     wanted = {"crush_rule": want["rule"], "size": want["size"], "min_size": want["min_size"]}
     for pool, key, have, value in replication_changes(pools, rule_names, wanted):
         changed.append("pool %s %s %s -> %s" % (pool, key, have, value))
